@@ -1,0 +1,23 @@
+"""Routes under /api/: one router for every app's viewsets, plus the schema and its docs page."""
+
+from __future__ import annotations
+
+from django.urls import path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.routers import DefaultRouter
+
+from backend.accounts.api import MeView, TokenView, UserViewSet
+from backend.cameras.api import ZoneViewSet
+
+router = DefaultRouter(trailing_slash=True)
+router.include_root_view = False
+router.register("zones", ZoneViewSet, basename="zone")
+router.register("users", UserViewSet, basename="user")
+
+urlpatterns = [
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    path("me/", MeView.as_view(), name="me"),
+    path("auth/token/", TokenView.as_view(), name="token"),
+    *router.urls,
+]

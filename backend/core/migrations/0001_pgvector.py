@@ -1,0 +1,10 @@
+"""Enable pgvector before any app declares a vector column."""
+
+from django.db import migrations
+from pgvector.django import VectorExtension
+
+
+class Migration(migrations.Migration):
+    initial = True
+    dependencies: list[tuple[str, str]] = []
+    operations = [VectorExtension()]

@@ -1,0 +1,12 @@
+"""pytest: the real services that `make test` starts (its own ports and data folder), a separate
+test database that pytest-django creates and drops."""
+
+from __future__ import annotations
+
+from .local import *  # noqa: F403
+
+DEBUG = False
+SERVE_STATIC = True
+# Fast hashing keeps the permission-matrix test (every role x every route) quick; production
+# keeps Django's default PBKDF2.
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
