@@ -30,7 +30,9 @@ def user_set_role(*, user: User, role: Role) -> User:
     """Give the user exactly one role: the role groups are mutually exclusive."""
     role_groups = Group.objects.filter(name__in=[r.value for r in Role])
     user.groups.remove(*role_groups)
-    user.groups.add(Group.objects.get(name=role.value))
+    # get_or_create: the groups come from a data migration, but a flushed test database or a
+    # restored dump may lack them, and a role must never silently fail to apply.
+    user.groups.add(Group.objects.get_or_create(name=role.value)[0])
     user._role_cache = role
     return user
 

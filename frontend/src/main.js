@@ -28,7 +28,7 @@ async function loadZones(url) {
 async function initMap() {
   const element = document.getElementById("city-map");
   if (!element) return;
-  const map = L.map(element, { preferCanvas: true }).setView(PUNE, 12);
+  const map = L.map(element).setView(PUNE, 12);
   const tileUrl = element.dataset.tileUrl;
   if (tileUrl) L.tileLayer(tileUrl, { maxZoom: 19 }).addTo(map);
   const list = document.getElementById("zone-list");

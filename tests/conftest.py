@@ -1,0 +1,136 @@
+"""Shared fixtures. `make test` starts PostgreSQL+pgvector, Valkey and Triton on the test ports
+and passes their addresses in DATABASE_URL / REDIS_URL / TRITON_URL; pytest-django creates a
+separate test database on that server. Worker and web processes that a test needs are started
+here as real subprocesses against the test database."""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+from django.conf import settings
+from rest_framework.test import APIClient
+
+from backend.accounts.models import User
+from backend.accounts.roles import ALL_ROLES, Role
+from backend.accounts.services import user_create
+from backend.cameras.models import Zone
+from backend.devstack.config import load_config
+from backend.devstack.processes import ManagedProcess
+from backend.devstack import services as devstack_services
+
+TEST_PASSWORD = "correct-horse-battery-staple-42"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def stack_config():  # type: ignore[no-untyped-def]
+    return load_config("test")
+
+
+def _test_database_env() -> dict[str, str]:
+    """Environment for a subprocess (worker, web) that must see the *test* database."""
+    db = settings.DATABASES["default"]
+    url = f"postgres://{quote(db['USER'])}:{quote(db['PASSWORD'])}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+    return {
+        "DATABASE_URL": url,
+        "REDIS_URL": settings.REDIS_URL,
+        "TRITON_URL": settings.TRITON_URL,
+        "DJANGO_SETTINGS_MODULE": "backend.settings.test",
+        "FR_DATA_DIR": str(settings.DATA_DIR),
+        "DJANGO_SECRET_KEY": settings.SECRET_KEY,
+        "DJANGO_ALLOW_ASYNC_UNSAFE": "",  # set for Playwright in this process only, never for servers
+    }
+
+
+@pytest.fixture(scope="session")
+def celery_worker(django_db_setup, django_db_blocker, stack_config) -> Iterator[ManagedProcess]:  # type: ignore[no-untyped-def]
+    """A real Celery worker process on the test broker and test database."""
+    process = devstack_services.celery_worker_process(stack_config, _test_database_env(), name="pytest-worker")
+    process.start()
+    try:
+        process.wait_ready()
+        yield process
+    finally:
+        process.stop()
+
+
+@pytest.fixture(scope="session")
+def web_server(django_db_setup, stack_config) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    """The real ASGI server (Daphne: Django + Channels) on a free port, on the test database."""
+    port = free_port()
+    process = devstack_services.web_process(stack_config, _test_database_env(), port)
+    process.start()
+    try:
+        process.wait_ready()
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.stop()
+
+
+@pytest.fixture
+def zones(db) -> dict[str, Zone]:  # type: ignore[no-untyped-def]
+    return {
+        "north": Zone.objects.create(code="north", name="North", centre_lat=18.56, centre_lon=73.85),
+        "south": Zone.objects.create(code="south", name="South", centre_lat=18.48, centre_lon=73.86),
+    }
+
+
+@pytest.fixture
+def make_user(db, zones) -> Callable[..., User]:  # type: ignore[no-untyped-def]
+    def make(role: Role, username: str | None = None, zone_codes: tuple[str, ...] = ("north",)) -> User:
+        return user_create(
+            username=username or f"{role.value}-user",
+            password=TEST_PASSWORD,
+            role=role,
+            zones=[zones[code] for code in zone_codes],
+        )
+
+    return make
+
+
+@pytest.fixture
+def users_by_role(make_user) -> dict[Role, User]:  # type: ignore[no-untyped-def]
+    return {role: make_user(role) for role in ALL_ROLES}
+
+
+@pytest.fixture
+def api_client() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def client_as(users_by_role) -> Callable[[Role | None], APIClient]:  # type: ignore[no-untyped-def]
+    """An API client logged in (session) as the user of a role; None = anonymous."""
+
+    def make(role: Role | None) -> APIClient:
+        client = APIClient()
+        if role is not None:
+            client.force_login(users_by_role[role])
+        return client
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def datasets_dir() -> Path:
+    path = Path(settings.DATASETS_DIR)
+    if not (path / "manifest.csv").exists():
+        pytest.fail(f"face datasets not found at {path}; set FR_DATASETS_DIR")
+    return path
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    return [
+        f"services: DATABASE_URL host={os.environ.get('DATABASE_URL', '-').split('@')[-1]} "
+        f"REDIS_URL={os.environ.get('REDIS_URL', '-')} TRITON_URL={os.environ.get('TRITON_URL', '-')}"
+    ]
