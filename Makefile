@@ -1,5 +1,5 @@
 # The two commands of the README, and a few helpers. Every target sets up what it needs first.
-.PHONY: setup run test lint typecheck check clean-data
+.PHONY: setup run test static lint typecheck clean-data
 
 BACKEND_PY := .venv/backend/bin/python
 
@@ -10,9 +10,16 @@ setup:
 run: setup
 	@$(BACKEND_PY) -m backend.devstack run
 
-## Everything `run` sets up, then the whole pytest suite against real services, then stop.
-test: setup
+## Everything `run` sets up, static checks, then the whole pytest suite against real services, then stop.
+test: setup static
 	@$(BACKEND_PY) -m backend.devstack test $(PYTEST_ARGS)
+
+## Checks that need no running service: lint, Django's system checks, no missing migration.
+static: setup
+	@.venv/backend/bin/ruff check backend tests inference
+	@DJANGO_SETTINGS_MODULE=backend.settings.local $(BACKEND_PY) manage.py check --fail-level WARNING
+	@DJANGO_SETTINGS_MODULE=backend.settings.local $(BACKEND_PY) manage.py makemigrations --check --dry-run >/dev/null 2>&1 || \
+		{ echo "error: a model change has no migration; run manage.py makemigrations"; exit 1; }
 
 lint: setup
 	@.venv/backend/bin/ruff check . && .venv/backend/bin/ruff format --check .
@@ -20,10 +27,6 @@ lint: setup
 typecheck: setup
 	@.venv/backend/bin/mypy backend
 
-## Static checks that need no running service.
-check: setup
-	@DJANGO_SETTINGS_MODULE=backend.settings.local $(BACKEND_PY) manage.py check
-	@DJANGO_SETTINGS_MODULE=backend.settings.local $(BACKEND_PY) manage.py makemigrations --check --dry-run
 
 ## Deletes the data folder of the test profile (the run profile's var/ is never deleted by make).
 clean-data:

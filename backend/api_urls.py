@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
-from django.urls import path
+from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
-from backend.accounts.api import MeView, TokenView, UserViewSet
+from backend.accounts.api import ApiTokenViewSet, MeView, TokenView, UserViewSet
 from backend.cameras.api import ZoneViewSet
+from backend.core.api import RetentionPolicyViewSet
 
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
 router.register("zones", ZoneViewSet, basename="zone")
 router.register("users", UserViewSet, basename="user")
+router.register("tokens", ApiTokenViewSet, basename="apitoken")
+router.register("retention", RetentionPolicyViewSet, basename="retention")
 
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
     path("me/", MeView.as_view(), name="me"),
     path("auth/token/", TokenView.as_view(), name="token"),
+    path("audit/", include("backend.audit.urls")),
     *router.urls,
 ]

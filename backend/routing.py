@@ -1,7 +1,12 @@
-"""WebSocket routes of every app, collected in one list (the permission-matrix test reads it)."""
+"""WebSocket routes of every app, collected in one list. Each route's name, prefixed "ws:", has a
+CONNECT rule in the permission matrix (tests/integration/test_permission_matrix.py checks)."""
 
 from __future__ import annotations
 
-from django.urls import URLPattern
+from django.urls import URLPattern, path
 
-websocket_urlpatterns: list[URLPattern] = []
+from backend.core.consumers import StatusConsumer
+
+websocket_urlpatterns: list[URLPattern] = [
+    path("ws/status/", StatusConsumer.as_asgi(), name="status"),
+]

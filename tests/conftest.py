@@ -9,6 +9,7 @@ import os
 import socket
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import pytest
@@ -19,9 +20,10 @@ from backend.accounts.models import User
 from backend.accounts.roles import ALL_ROLES, Role
 from backend.accounts.services import user_create
 from backend.cameras.models import Zone
+from backend.devstack import services as devstack_services
 from backend.devstack.config import load_config
 from backend.devstack.processes import ManagedProcess
-from backend.devstack import services as devstack_services
+from tests.otp_helpers import login_verified
 
 TEST_PASSWORD = "correct-horse-battery-staple-42"
 
@@ -110,12 +112,12 @@ def api_client() -> APIClient:
 
 @pytest.fixture
 def client_as(users_by_role) -> Callable[[Role | None], APIClient]:  # type: ignore[no-untyped-def]
-    """An API client logged in (session) as the user of a role; None = anonymous."""
+    """An API client logged in (session, second factor passed) as the user of a role; None = anonymous."""
 
     def make(role: Role | None) -> APIClient:
         client = APIClient()
         if role is not None:
-            client.force_login(users_by_role[role])
+            login_verified(client, users_by_role[role])
         return client
 
     return make
@@ -134,3 +136,51 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         f"services: DATABASE_URL host={os.environ.get('DATABASE_URL', '-').split('@')[-1]} "
         f"REDIS_URL={os.environ.get('REDIS_URL', '-')} TRITON_URL={os.environ.get('TRITON_URL', '-')}"
     ]
+
+
+# --- no secrets in the logs of the whole run ---------------------------------------------------
+def _known_secrets() -> dict[str, str]:
+    found = {"test user password": TEST_PASSWORD}
+    try:
+        found["database password"] = settings.DATABASES["default"]["PASSWORD"]
+        found["Django secret key"] = settings.SECRET_KEY
+    except Exception:  # settings unavailable: nothing more to look for
+        pass
+    return {name: value for name, value in found.items() if value and len(value) >= 8}
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Scan the logs every server process wrote during the run (web, workers, Triton, PostgreSQL,
+    Valkey) for the run's secrets; any hit fails the run."""
+    log_dir = os.environ.get("FR_STACK_LOG_DIR")
+    if not log_dir:
+        return
+    hits = []
+    secrets_ = _known_secrets()
+    for path in sorted(Path(log_dir).glob("*.log")):
+        text = path.read_text(errors="replace")
+        hits += [f"{path.name}: {name}" for name, value in secrets_.items() if value in text]
+    if hits:
+        session.config.stash[_LOG_HITS] = hits
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+_LOG_HITS = pytest.StashKey[list[str]]()
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    hits = config.stash.get(_LOG_HITS, [])
+    if hits:
+        terminalreporter.section("secrets found in service logs", red=True)
+        for hit in hits:
+            terminalreporter.line(hit)
+    try:
+        from tests.integration.test_api_fuzz import FUZZ_STATS
+    except ImportError:
+        return
+    if FUZZ_STATS["requests"]:
+        terminalreporter.section("API fuzz (schemathesis)")
+        terminalreporter.line(
+            f"{FUZZ_STATS['requests']} requests over {FUZZ_STATS['operations']} operations, "
+            f"{len(FUZZ_STATS['server_errors'])} server errors"
+        )

@@ -7,18 +7,26 @@ from typing import Any
 from django.contrib.auth import authenticate
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
-from rest_framework import status, viewsets
-from rest_framework.authtoken.models import Token
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from backend.audit.services import audit_record
 from backend.core.errors import ApplicationError
 
-from . import selectors, services
-from .models import User
+from . import otp, selectors, services
+from .models import ApiToken, User
 from .roles import Role
-from .serializers import MeSerializer, TokenRequestSerializer, TokenResponseSerializer, UserSerializer
+from .serializers import (
+    ApiTokenCreatedSerializer,
+    ApiTokenSerializer,
+    MeSerializer,
+    TokenRequestSerializer,
+    TokenResponseSerializer,
+    UserSerializer,
+)
 
 
 class MeView(APIView):
@@ -28,23 +36,86 @@ class MeView(APIView):
 
 
 class TokenView(APIView):
-    """POST: exchange credentials for an API token. DELETE: revoke your own token."""
+    """POST: exchange credentials (and the one-time code, where the role needs one) for a personal
+    API token valid 30 days. DELETE: revoke the token this request is made with (or, from a
+    session, all of your personal tokens)."""
 
-    authentication_classes = APIView.authentication_classes
+    throttle_scope = "login"
 
     @extend_schema(request=TokenRequestSerializer, responses=TokenResponseSerializer)
     def post(self, request: Request) -> Response:
         serializer = TokenRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        user = authenticate(request._request, **serializer.validated_data)
+        data = serializer.validated_data
+        user = authenticate(request._request, username=data["username"], password=data["password"])
         if user is None or getattr(user, "role", None) is None:
             raise ApplicationError("Wrong username or password.", code="invalid_credentials")
-        token, _ = Token.objects.get_or_create(user=user)
-        return Response({"token": token.key})
+        if otp.second_factor_required(user) and otp.code_verify(user=user, code=data.get("otp", "")) is None:
+            audit_record(
+                action="auth.otp_failed",
+                actor=user,
+                request=request._request,
+                object_type="user",
+                object_id=str(user.pk),
+                summary={"via": "api_token"},
+            )
+            raise ApplicationError("A valid one-time code is required for your role.", code="second_factor_required")
+        token, key = services.api_token_issue(
+            user=user, purpose=ApiToken.Purpose.USER, actor=user, name="personal (API login)", request=request._request
+        )
+        return Response({"token": key, "expires_at": token.expires_at})
 
     @extend_schema(request=None, responses={204: None})
     def delete(self, request: Request) -> Response:
-        Token.objects.filter(user=request.user).delete()
+        current = request.auth if isinstance(request.auth, ApiToken) else None
+        targets = (
+            [current]
+            if current
+            else list(
+                ApiToken.objects.filter(user=request.user, purpose=ApiToken.Purpose.USER, revoked_at__isnull=True)
+            )
+        )
+        for token in targets:
+            services.api_token_revoke(token=token, actor=request.user, request=request._request)  # type: ignore[arg-type]
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ApiTokenViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.GenericViewSet[ApiToken],
+):
+    """Tokens you hold (admins: all tokens). Admins issue service and camera-push tokens for a
+    service account; DELETE revokes (the row stays, for the audit trail)."""
+
+    serializer_class = ApiTokenSerializer
+    filterset_fields = ["purpose", "user__username"]
+
+    def get_queryset(self) -> QuerySet[ApiToken]:
+        if getattr(self, "swagger_fake_view", False):
+            return ApiToken.objects.none()
+        tokens = ApiToken.objects.select_related("user")
+        return tokens if self.request.user.role == Role.ADMIN else tokens.filter(user=self.request.user)  # type: ignore[union-attr]
+
+    @extend_schema(responses={201: ApiTokenCreatedSerializer})
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        token, key = services.api_token_issue(
+            user=data.get("user") or request.user,
+            purpose=data["purpose"],
+            name=data.get("name", ""),
+            actor=request.user,
+            request=request._request,  # type: ignore[arg-type]
+        )
+        body = ApiTokenSerializer(token).data | {"key": key}
+        return Response(body, status=status.HTTP_201_CREATED)
+
+    def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        services.api_token_revoke(token=self.get_object(), actor=request.user, request=request._request)  # type: ignore[arg-type]
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -61,7 +132,7 @@ class UserViewSet(viewsets.ModelViewSet[User]):
         data = dict(serializer.validated_data)
         if not data.get("password"):
             raise ApplicationError("A password is required.", code="password_required")
-        user = services.user_create(role=Role(data.pop("role")), **data)
+        user = services.user_create(role=Role(data.pop("role")), actor=request.user, request=request._request, **data)  # type: ignore[arg-type]
         return Response(self.get_serializer(user).data, status=status.HTTP_201_CREATED)
 
     def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -71,9 +142,23 @@ class UserViewSet(viewsets.ModelViewSet[User]):
         data = dict(serializer.validated_data)
         data.pop("username", None)  # usernames are stable: audit records name them
         role = data.pop("role", None)
-        user = services.user_update(user=user, role=Role(role) if role else None, **data)
+        user = services.user_update(
+            user=user,
+            actor=request.user,
+            request=request._request,
+            role=Role(role) if role else None,
+            **data,  # type: ignore[arg-type]
+        )
         return Response(self.get_serializer(user).data)
 
     def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        services.user_deactivate(user=self.get_object(), actor=request.user)  # type: ignore[arg-type]
+        services.user_deactivate(user=self.get_object(), actor=request.user, request=request._request)  # type: ignore[arg-type]
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(request=None, responses={200: None})
+    @action(detail=True, methods=["post"], url_path="reset-2fa", url_name="reset-2fa")
+    def reset_second_factor(self, request: Request, pk: str | None = None) -> Response:
+        removed = services.user_second_factor_reset(
+            user=self.get_object(), actor=request.user, request=request._request
+        )  # type: ignore[arg-type]
+        return Response({"devices_removed": removed})

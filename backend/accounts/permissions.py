@@ -15,6 +15,8 @@ from .roles import ALL_ROLES
 MATRIX_PATH = Path(__file__).with_name("permission_matrix.yaml")
 ANONYMOUS = "anonymous"
 AUTHENTICATED = "authenticated"
+TOKENS_KEY = "tokens"  # per route: the non-user token purposes it accepts (e.g. camera_push)
+TOKEN_PURPOSES = {"service", "camera_push"}
 
 
 @cache
@@ -25,6 +27,10 @@ def load_matrix() -> dict[str, dict[str, Any]]:
         raise ValueError(f"permission matrix roles {data['roles']} differ from the code's {sorted(known)}")
     for route, methods in data["routes"].items():
         for method, rule in methods.items():
+            if method == TOKENS_KEY:
+                if not set(rule) <= TOKEN_PURPOSES:
+                    raise ValueError(f"permission matrix: {route} accepts unknown token purposes {rule!r}")
+                continue
             if rule in (ANONYMOUS, AUTHENTICATED):
                 continue
             if not isinstance(rule, list) or not set(rule) <= known:
@@ -43,12 +49,17 @@ def rule_for(route: str | None, method: str) -> str | list[str] | None:
     return methods.get(method)  # type: ignore[no-any-return]
 
 
-def is_allowed(user: Any, route: str | None, method: str) -> bool:
+def is_allowed(user: Any, route: str | None, method: str, token_purpose: str | None = None) -> bool:
+    """token_purpose: the purpose of the API token the request came with, if any. Service and
+    camera-push tokens reach only routes whose matrix entry lists their purpose under `tokens`
+    (and then still need their user's role to be allowed)."""
     rule = rule_for(route, method)
     if rule is None:
         return False
     if rule == ANONYMOUS:
         return True
+    if token_purpose in TOKEN_PURPOSES and token_purpose not in load_matrix()[route].get(TOKENS_KEY, []):  # type: ignore[index]
+        return False
     if not (user and user.is_authenticated and user.is_active):
         return False
     role = user.role
@@ -67,7 +78,8 @@ class MatrixPermission(BasePermission):
     denial into 401 when the request is unauthenticated and an authenticator offers a challenge)."""
 
     def has_permission(self, request: Any, view: Any) -> bool:
-        return is_allowed(request.user, route_name(request), request.method)
+        purpose = getattr(request.auth, "purpose", None)
+        return is_allowed(request.user, route_name(request), request.method, purpose)
 
 
 def page_allowed(request: HttpRequest) -> bool:

@@ -6,7 +6,7 @@ from rest_framework import serializers
 
 from backend.cameras.models import Zone
 
-from .models import User
+from .models import ApiToken, User
 from .roles import Role
 
 
@@ -30,8 +30,18 @@ class UserSerializer(serializers.ModelSerializer[User]):
     class Meta:
         model = User
         fields = [
-            "id", "username", "first_name", "last_name", "email", "badge_number",
-            "role", "zones", "is_active", "password", "last_login", "date_joined",
+            "id",
+            "username",
+            "first_name",
+            "last_name",
+            "email",
+            "badge_number",
+            "role",
+            "zones",
+            "is_active",
+            "password",
+            "last_login",
+            "date_joined",
         ]
         read_only_fields = ["id", "is_active", "last_login", "date_joined"]
 
@@ -42,9 +52,32 @@ class UserSerializer(serializers.ModelSerializer[User]):
 
 
 class TokenRequestSerializer(serializers.Serializer[dict[str, str]]):
-    username = serializers.CharField()
-    password = serializers.CharField(style={"input_type": "password"})
+    username = serializers.CharField(max_length=150)
+    password = serializers.CharField(max_length=256, style={"input_type": "password"})
+    otp = serializers.CharField(
+        max_length=12,
+        required=False,
+        allow_blank=True,
+        help_text="Six-digit code; required for roles with a second factor.",
+    )
 
 
 class TokenResponseSerializer(serializers.Serializer[dict[str, str]]):
     token = serializers.CharField()
+    expires_at = serializers.DateTimeField(allow_null=True)
+
+
+class ApiTokenSerializer(serializers.ModelSerializer[ApiToken]):
+    user = serializers.SlugRelatedField(slug_field="username", queryset=User.objects.all(), required=False)
+
+    class Meta:
+        model = ApiToken
+        fields = ["id", "user", "purpose", "name", "prefix", "created_at", "expires_at", "revoked_at", "last_used_at"]
+        read_only_fields = ["id", "prefix", "created_at", "expires_at", "revoked_at", "last_used_at"]
+
+
+class ApiTokenCreatedSerializer(ApiTokenSerializer):
+    key = serializers.CharField(read_only=True, help_text="Shown once; store it now.")
+
+    class Meta(ApiTokenSerializer.Meta):
+        fields = [*ApiTokenSerializer.Meta.fields, "key"]

@@ -28,16 +28,16 @@ class ZoneViewSet(viewsets.ModelViewSet[Zone]):
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        zone = services.zone_create(**serializer.validated_data)
+        zone = services.zone_create(actor=request.user, request=request, **serializer.validated_data)
         return Response(self.get_serializer(zone).data, status=status.HTTP_201_CREATED)
 
     def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         zone = self.get_object()
         serializer = self.get_serializer(zone, data=request.data, partial=kwargs.get("partial", False))
         serializer.is_valid(raise_exception=True)
-        zone = services.zone_update(zone=zone, **serializer.validated_data)
+        zone = services.zone_update(zone=zone, actor=request.user, request=request, **serializer.validated_data)
         return Response(self.get_serializer(zone).data)
 
     def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        services.zone_delete(zone=self.get_object())
+        services.zone_delete(zone=self.get_object(), actor=request.user, request=request)
         return Response(status=status.HTTP_204_NO_CONTENT)

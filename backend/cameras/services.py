@@ -1,36 +1,84 @@
-"""What changes zones and cameras."""
+"""What changes zones (and, from the live-recognition issue on, cameras)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.db import transaction
+from django.http import HttpRequest
 
+from backend.audit.services import audit_record
 from backend.core.errors import Conflict
 
 from .models import Zone
 
+ZONE_FIELDS = ("code", "name", "station_name", "centre_lat", "centre_lon", "boundary")
+
+
+def _snapshot(zone: Zone) -> dict[str, Any]:
+    return {name: getattr(zone, name) for name in ZONE_FIELDS if name != "boundary"} | {
+        "has_boundary": zone.boundary is not None
+    }
+
 
 @transaction.atomic
-def zone_create(*, code: str, name: str, centre_lat: float, centre_lon: float, **fields: Any) -> Zone:
+def zone_create(
+    *,
+    code: str,
+    name: str,
+    centre_lat: float,
+    centre_lon: float,
+    actor: Any = None,
+    request: HttpRequest | None = None,
+    **fields: Any,
+) -> Zone:
     if Zone.objects.filter(code=code).exists():
         raise Conflict(f"A zone with code {code!r} already exists.", code="duplicate_zone")
-    return Zone.objects.create(code=code, name=name, centre_lat=centre_lat, centre_lon=centre_lon, **fields)
-
-
-@transaction.atomic
-def zone_update(*, zone: Zone, **fields: Any) -> Zone:
-    for name, value in fields.items():
-        setattr(zone, name, value)
-    zone.full_clean()
-    zone.save()
+    zone = Zone.objects.create(code=code, name=name, centre_lat=centre_lat, centre_lon=centre_lon, **fields)
+    audit_record(
+        action="zone.create",
+        actor=actor,
+        request=request,
+        object_type="zone",
+        object_id=str(zone.pk),
+        zone=zone,
+        summary={"after": _snapshot(zone)},
+    )
     return zone
 
 
 @transaction.atomic
-def zone_delete(*, zone: Zone) -> None:
+def zone_update(*, zone: Zone, actor: Any = None, request: HttpRequest | None = None, **fields: Any) -> Zone:
+    before = _snapshot(zone)
+    for name, value in fields.items():
+        setattr(zone, name, value)
+    zone.full_clean()
+    zone.save()
+    after = _snapshot(zone)
+    audit_record(
+        action="zone.update",
+        actor=actor,
+        request=request,
+        object_type="zone",
+        object_id=str(zone.pk),
+        zone=zone,
+        summary={"changed": {k: {"before": before[k], "after": after[k]} for k in after if before[k] != after[k]}},
+    )
+    return zone
+
+
+@transaction.atomic
+def zone_delete(*, zone: Zone, actor: Any = None, request: HttpRequest | None = None) -> None:
     if zone.members.exists():
         raise Conflict("The zone still has members; move them to another zone first.", code="zone_in_use")
+    audit_record(
+        action="zone.delete",
+        actor=actor,
+        request=request,
+        object_type="zone",
+        object_id=str(zone.pk),
+        summary={"before": _snapshot(zone)},
+    )
     zone.delete()
 
 
@@ -38,6 +86,7 @@ def zone_seed(*, zones: list[dict[str, Any]]) -> int:
     """Create the zones that are missing (by code); existing zones are left as they are."""
     created = 0
     for spec in zones:
-        _, was_created = Zone.objects.get_or_create(code=spec["code"], defaults=spec)
-        created += int(was_created)
+        if not Zone.objects.filter(code=spec["code"]).exists():
+            zone_create(**spec)
+            created += 1
     return created

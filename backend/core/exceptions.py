@@ -34,6 +34,10 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     view = context.get("view")
     logger.exception("unhandled API error id=%s view=%s", error_id, type(view).__name__ if view else "-")
     return Response(
-        {"code": "server_error", "message": f"Something went wrong on our side (error id {error_id}).", "error_id": error_id},
+        {
+            "code": "server_error",
+            "message": f"Something went wrong on our side (error id {error_id}).",
+            "error_id": error_id,
+        },
         status=status.HTTP_500_INTERNAL_SERVER_ERROR,
     )

@@ -4,6 +4,7 @@ supervisor (PR_SET_PDEATHSIG), with a readiness probe and a graceful stop."""
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import signal
@@ -75,7 +76,8 @@ class ManagedProcess:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
-                env={**os.environ, **self.env},
+                # Unbuffered: a Python service's log file must be current when someone reads it.
+                env={**os.environ, "PYTHONUNBUFFERED": "1", **self.env},
                 cwd=self.cwd,
                 user=self.user,
                 start_new_session=True,
@@ -95,11 +97,9 @@ class ManagedProcess:
                     f"{self.name} exited during start-up (code {self.returncode()}); log {self.log_path}:\n"
                     + log_tail(self.log_path)
                 )
-            try:
+            with contextlib.suppress(Exception):  # probes raise while the service is still coming up
                 if self.ready():
                     return time.monotonic() - started
-            except Exception:  # probes raise while the service is still coming up
-                pass
             time.sleep(0.25)
         raise StackError(
             f"{self.name} was not ready within {self.ready_timeout_s:.0f} s; log {self.log_path}:\n"
@@ -119,17 +119,13 @@ class ManagedProcess:
         try:
             os.killpg(self.process.pid, self.stop_signal)
         except ProcessLookupError:
-            return
+            return  # already gone
         try:
             self.process.wait(timeout=self.stop_timeout_s)
         except subprocess.TimeoutExpired:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.process.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
             self.process.wait(timeout=10)
         # Children the service left in its group (e.g. Triton's python-backend stubs).
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self.process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass

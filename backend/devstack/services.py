@@ -22,12 +22,11 @@ POSTGRES_SYSTEM_USER = "embedded_postgres"  # PostgreSQL refuses to run as root
 def prepare_data_dir(config: StackConfig) -> None:
     """Create the data folder on first use, refuse one written by an incompatible layout."""
     marker = config.data_dir / "LAYOUT_VERSION"
-    if config.data_dir.exists() and any(config.data_dir.iterdir()) and not marker.exists():
-        if (config.data_dir / "postgres").exists():
-            raise StackError(
-                f"data folder {config.data_dir} was made by an older version of this project (no LAYOUT_VERSION); "
-                "move it aside (or delete it to start empty) and run again"
-            )
+    if not marker.exists() and (config.data_dir / "postgres").exists():
+        raise StackError(
+            f"data folder {config.data_dir} was made by an older version of this project (no LAYOUT_VERSION); "
+            "move it aside (or delete it to start empty) and run again"
+        )
     config.data_dir.mkdir(parents=True, exist_ok=True)
     if marker.exists() and marker.read_text().strip() != DATA_LAYOUT_VERSION:
         found = marker.read_text().strip()
@@ -76,7 +75,7 @@ def _give_to(path: Path, user: str | None) -> None:
 
     entry = pwd.getpwnam(user)
     ensure_prefix_permissions(path)  # the postgres user must be able to traverse to the folder
-    for current, dirs, files in os.walk(path):
+    for current, _dirs, files in os.walk(path):
         os.chown(current, entry.pw_uid, entry.pw_gid)
         for name in files:
             os.chown(os.path.join(current, name), entry.pw_uid, entry.pw_gid)
@@ -105,11 +104,21 @@ def postgres_init(config: StackConfig, password: str) -> str | None:
     try:
         result = subprocess.run(
             [
-                str(_postgres_bin() / "initdb"), "-D", str(pgdata), "-U", "postgres",
-                "--auth-local=trust", "--auth-host=scram-sha-256", f"--pwfile={pwfile}",
-                "--encoding=UTF8", "--no-locale",
+                str(_postgres_bin() / "initdb"),
+                "-D",
+                str(pgdata),
+                "-U",
+                "postgres",
+                "--auth-local=trust",
+                "--auth-host=scram-sha-256",
+                f"--pwfile={pwfile}",
+                "--encoding=UTF8",
+                "--no-locale",
             ],
-            user=user, capture_output=True, text=True, check=False,
+            user=user,
+            capture_output=True,
+            text=True,
+            check=False,
         )
     finally:
         pwfile.unlink(missing_ok=True)
@@ -125,17 +134,33 @@ def postgres_process(config: StackConfig, password: str) -> ManagedProcess:
     def ready() -> bool:
         import psycopg
 
-        with psycopg.connect(host="127.0.0.1", port=config.pg_port, user="postgres", password=password,
-                             dbname="postgres", connect_timeout=2):
+        with psycopg.connect(
+            host="127.0.0.1",
+            port=config.pg_port,
+            user="postgres",
+            password=password,
+            dbname="postgres",
+            connect_timeout=2,
+        ):
             return True
 
     return ManagedProcess(
         name="PostgreSQL",
         argv=[
-            str(_postgres_bin() / "postgres"), "-D", str(pgdata), "-p", str(config.pg_port),
-            "-h", "127.0.0.1", "-k", str(pgdata),
+            str(_postgres_bin() / "postgres"),
+            "-D",
+            str(pgdata),
+            "-p",
+            str(config.pg_port),
+            "-h",
+            "127.0.0.1",
+            "-k",
+            str(pgdata),
             # HNSW builds want memory (ENVIRONMENT.md: 100k vectors built in 36 s with 4 GB).
-            "-c", "maintenance_work_mem=1GB", "-c", "max_connections=200",
+            "-c",
+            "maintenance_work_mem=1GB",
+            "-c",
+            "max_connections=200",
         ],
         log_path=config.log_dir / "postgres.log",
         ready=ready,
@@ -149,8 +174,9 @@ def postgres_process(config: StackConfig, password: str) -> ManagedProcess:
 def postgres_ensure_database(config: StackConfig, password: str, name: str) -> None:
     import psycopg
 
-    with psycopg.connect(host="127.0.0.1", port=config.pg_port, user="postgres", password=password,
-                         dbname="postgres", autocommit=True) as conn:
+    with psycopg.connect(
+        host="127.0.0.1", port=config.pg_port, user="postgres", password=password, dbname="postgres", autocommit=True
+    ) as conn:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
         if not exists:
             conn.execute(f'CREATE DATABASE "{name}"')
@@ -175,10 +201,22 @@ def valkey_process(config: StackConfig) -> ManagedProcess:
     return ManagedProcess(
         name="Valkey",
         argv=[
-            str(get_binary_path()), "--port", str(config.redis_port), "--bind", "127.0.0.1",
-            "--dir", str(data), "--daemonize", "no", "--protected-mode", "yes",
+            str(get_binary_path()),
+            "--port",
+            str(config.redis_port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            str(data),
+            "--daemonize",
+            "no",
+            "--protected-mode",
+            "yes",
             # The broker's queue must survive a restart: records are never lost, only frames are.
-            "--appendonly", "yes", "--appendfsync", "everysec",
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "everysec",
         ],
         log_path=config.log_dir / "valkey.log",
         ready=ready,
@@ -190,15 +228,20 @@ def valkey_process(config: StackConfig) -> ManagedProcess:
 def triton_process(config: StackConfig) -> ManagedProcess:
     def ready() -> bool:
         url = f"http://127.0.0.1:{config.triton_http_port}/v2/health/ready"
-        with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - loopback only
+        with urllib.request.urlopen(url, timeout=2) as response:
             return bool(response.status == 200)
 
     return ManagedProcess(
         name="Triton",
         argv=[
-            python_for("inference"), str(ROOT / "inference" / "launch.py"),
-            "--http-port", str(config.triton_http_port), "--grpc-port", str(config.triton_grpc_port),
-            "--metrics-port", str(config.triton_metrics_port),
+            python_for("inference"),
+            str(ROOT / "inference" / "launch.py"),
+            "--http-port",
+            str(config.triton_http_port),
+            "--grpc-port",
+            str(config.triton_grpc_port),
+            "--metrics-port",
+            str(config.triton_metrics_port),
         ],
         log_path=config.log_dir / "triton.log",
         ready=ready,
@@ -219,8 +262,20 @@ def celery_worker_process(config: StackConfig, env: dict[str, str], *, name: str
     start_offset = log_path.stat().st_size if log_path.exists() else 0
     return ManagedProcess(
         name="Celery worker",
-        argv=[python_for("backend"), "-m", "celery", "-A", "backend", "worker", "-l", "INFO",
-              "-n", f"{name}@%h", "--concurrency", "2"],
+        argv=[
+            python_for("backend"),
+            "-m",
+            "celery",
+            "-A",
+            "backend",
+            "worker",
+            "-l",
+            "INFO",
+            "-n",
+            f"{name}@%h",
+            "--concurrency",
+            "2",
+        ],
         log_path=log_path,
         ready=lambda: _log_says(log_path, " ready.", start_offset),
         ready_timeout_s=60,
@@ -235,8 +290,18 @@ def celery_beat_process(config: StackConfig, env: dict[str, str]) -> ManagedProc
     start_offset = log_path.stat().st_size if log_path.exists() else 0
     return ManagedProcess(
         name="Celery beat",
-        argv=[python_for("backend"), "-m", "celery", "-A", "backend", "beat", "-l", "INFO",
-              "-s", str(config.data_dir / "celerybeat-schedule")],
+        argv=[
+            python_for("backend"),
+            "-m",
+            "celery",
+            "-A",
+            "backend",
+            "beat",
+            "-l",
+            "INFO",
+            "-s",
+            str(config.data_dir / "celerybeat-schedule"),
+        ],
         log_path=log_path,
         ready=lambda: _log_says(log_path, "beat: Starting", start_offset),
         ready_timeout_s=60,
@@ -248,15 +313,24 @@ def celery_beat_process(config: StackConfig, env: dict[str, str]) -> ManagedProc
 def web_process(config: StackConfig, env: dict[str, str], port: int) -> ManagedProcess:
     def ready() -> bool:
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/accounts/login/", timeout=3) as response:  # noqa: S310
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/accounts/login/", timeout=3) as response:
                 return bool(response.status == 200)
         except urllib.error.HTTPError:
             return False
 
     return ManagedProcess(
         name="Web (Daphne: Django + Channels)",
-        argv=[python_for("backend"), "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
-              "--proxy-headers", "backend.asgi:application"],
+        argv=[
+            python_for("backend"),
+            "-m",
+            "daphne",
+            "-b",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "--proxy-headers",
+            "backend.asgi:application",
+        ],
         log_path=config.log_dir / "web.log",
         ready=ready,
         ready_timeout_s=60,

@@ -59,7 +59,11 @@ class Stack:
         if not c.external_redis_url:
             require_free_port(c.redis_port, "Valkey/Redis", f"{prefix}REDIS_PORT")
         if not c.external_triton_url:
-            for port, what in ((c.triton_http_port, "HTTP"), (c.triton_grpc_port, "gRPC"), (c.triton_metrics_port, "metrics")):
+            for port, what in (
+                (c.triton_http_port, "HTTP"),
+                (c.triton_grpc_port, "gRPC"),
+                (c.triton_metrics_port, "metrics"),
+            ):
                 require_free_port(port, f"Triton {what}", f"{prefix}TRITON_{what.upper()}_PORT")
         if include_web:
             require_free_port(c.web_port, "web", f"{prefix}WEB_PORT")
@@ -95,7 +99,11 @@ class Stack:
     def manage(self, *args: str) -> str:
         result = subprocess.run(
             [python_for("backend"), str(ROOT / "manage.py"), *args],
-            env={**os.environ, **self.env}, cwd=ROOT, capture_output=True, text=True, check=False,
+            env={**os.environ, **self.env},
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=False,
         )
         if result.returncode != 0:
             last = (result.stderr.strip() or result.stdout.strip()).splitlines()[-1:] or ["(no output)"]
@@ -108,7 +116,7 @@ class Stack:
         report: dict[str, object] = {}
         while time.monotonic() < deadline:
             try:
-                with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310 - loopback only
+                with urllib.request.urlopen(url, timeout=10) as response:
                     return json.loads(response.read())  # type: ignore[no-any-return]
             except urllib.error.HTTPError as error:
                 report = json.loads(error.read() or b"{}")
@@ -146,9 +154,13 @@ def run(config: StackConfig) -> int:
         stack.start_process(services.celery_beat_process(config, stack.env))
         stack.start_process(services.web_process(config, stack.env, config.web_port))
         report = stack.wait_healthy()
-        say(f"healthy in {time.monotonic() - started:.1f} s: " + ", ".join(
-            f"{name} {check['detail']}" for name, check in report["checks"].items()  # type: ignore[union-attr]
-        ))
+        say(
+            f"healthy in {time.monotonic() - started:.1f} s: "
+            + ", ".join(
+                f"{name} {check['detail']}"
+                for name, check in report["checks"].items()  # type: ignore[union-attr]
+            )
+        )
         say(f"dashboard: http://127.0.0.1:{config.web_port}/   health: http://127.0.0.1:{config.web_port}/healthz")
         say(f"logs: {config.log_dir}   data: {config.data_dir}   Ctrl-C stops everything")
         stack.supervise()
@@ -177,7 +189,9 @@ def test(config: StackConfig, pytest_args: list[str]) -> int:
         say("running pytest ...")
         result = subprocess.run(
             [python_for("backend"), "-m", "pytest", *pytest_args],
-            env={**os.environ, **stack.env, "FR_STACK_LOG_DIR": str(config.log_dir)}, cwd=ROOT, check=False,
+            env={**os.environ, **stack.env, "FR_STACK_LOG_DIR": str(config.log_dir)},
+            cwd=ROOT,
+            check=False,
         )
         return result.returncode
     except (StopRequested, KeyboardInterrupt):

@@ -57,10 +57,18 @@ class Face:
 class TritonTransport(Protocol):
     """The part of `tritonclient.grpc.InferenceServerClient` we use (and unit tests fake)."""
 
-    def infer(self, model_name: str, inputs: list[Any], *, outputs: Any = ..., client_timeout: float | None = ...) -> Any: ...
+    def infer(
+        self, model_name: str, inputs: list[Any], *, outputs: Any = ..., client_timeout: float | None = ...
+    ) -> Any: ...
 
     def async_infer(
-        self, model_name: str, inputs: list[Any], callback: Callable[[Any, Any], None], *, outputs: Any = ..., client_timeout: float | None = ...
+        self,
+        model_name: str,
+        inputs: list[Any],
+        callback: Callable[[Any, Any], None],
+        *,
+        outputs: Any = ...,
+        client_timeout: float | None = ...,
     ) -> Any: ...
 
     def is_server_ready(self, *, client_timeout: float | None = ...) -> bool: ...
@@ -73,7 +81,9 @@ class CircuitBreaker:
     open -> half_open after `reset_timeout_s`, letting one probe through; the probe's outcome closes
     or re-opens it. Thread-safe: Celery may run several tasks per process."""
 
-    def __init__(self, *, failure_threshold: int = 5, reset_timeout_s: float = 30.0, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, *, failure_threshold: int = 5, reset_timeout_s: float = 30.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         if failure_threshold < 1 or reset_timeout_s <= 0:
             raise ValueError("failure_threshold must be >= 1 and reset_timeout_s > 0")
         self.failure_threshold = failure_threshold
@@ -160,7 +170,9 @@ class InferenceClient:
         return result
 
     @overload
-    def detect_and_embed_batch(self, images: Sequence[bytes], *, return_exceptions: Literal[False] = ...) -> list[list[Face]]: ...
+    def detect_and_embed_batch(
+        self, images: Sequence[bytes], *, return_exceptions: Literal[False] = ...
+    ) -> list[list[Face]]: ...
 
     @overload
     def detect_and_embed_batch(
@@ -179,7 +191,7 @@ class InferenceClient:
                 self._sleep(self._backoff(attempt))
             outcomes = self._send_round([images[i] for i in pending])
             still_pending = []
-            for index, outcome in zip(pending, outcomes):
+            for index, outcome in zip(pending, outcomes, strict=True):
                 results[index] = outcome
                 if isinstance(outcome, _Transient):
                     still_pending.append(index)
@@ -205,7 +217,7 @@ class InferenceClient:
                 transport.is_server_ready(client_timeout=self.timeout_s)
                 and transport.is_model_ready(PIPELINE_MODEL, client_timeout=self.timeout_s)
             )
-        except Exception:  # noqa: BLE001 - "not ready" is the answer to every failure here
+        except Exception:  # "not ready" is the answer to every failure here
             return False
 
     # ------------------------------------------------------------ internals
@@ -245,12 +257,14 @@ class InferenceClient:
         try:
             transport = self._get_transport()
             from tritonclient.grpc import InferInput, InferRequestedOutput
-        except Exception as exc:  # noqa: BLE001 - a bad URL or missing client library is an outage here
+        except Exception as exc:  # a bad URL or missing client library is an outage here
             return [_Transient(f"cannot create the Triton client: {type(exc).__name__}: {exc}")] * len(images)
         outputs = [InferRequestedOutput(name) for name in OUTPUT_NAMES]
         for index, data in enumerate(images):
             if not self.breaker.allow():
-                finish(index, InferenceUnavailable("the inference service is unavailable (circuit open); try again later"))
+                finish(
+                    index, InferenceUnavailable("the inference service is unavailable (circuit open); try again later")
+                )
                 continue
             tensor = InferInput("image", [1, 1], "BYTES")
             tensor.set_data_from_numpy(np.array([[bytes(data)]], dtype=np.object_))
@@ -259,8 +273,10 @@ class InferenceClient:
                 finish(index, self._classify(result, error))
 
             try:
-                transport.async_infer(PIPELINE_MODEL, [tensor], callback, outputs=outputs, client_timeout=self.timeout_s)
-            except Exception as exc:  # noqa: BLE001 - a synchronous send failure is one more failed attempt
+                transport.async_infer(
+                    PIPELINE_MODEL, [tensor], callback, outputs=outputs, client_timeout=self.timeout_s
+                )
+            except Exception as exc:  # a synchronous send failure is one more failed attempt
                 finish(index, self._classify(None, exc))
         # The transport's own deadline ends every call; the margin only guards against a callback
         # that never comes (a client bug), so that a worker can never hang here.
@@ -306,7 +322,7 @@ def parse_pipeline_result(result: Any) -> list[Face]:
     """Faces from one face_pipeline response (outputs carry the request's batch axis of 1)."""
     try:
         arrays = {name: result.as_numpy(name) for name in OUTPUT_NAMES}
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:  # any malformed answer is a contract error
         raise InferenceError("malformed face_pipeline response") from exc
     if any(array is None for array in arrays.values()):
         raise InferenceError("face_pipeline response lacks an output")
@@ -330,7 +346,7 @@ def parse_pipeline_result(result: Any) -> list[Face]:
                 box=(float(boxes[j, 0]), float(boxes[j, 1]), float(boxes[j, 2]), float(boxes[j, 3])),
                 landmarks=tuple((float(x), float(y)) for x, y in landmarks[j]),
                 det_score=float(scores[j]),
-                quality={name: float(value) for name, value in zip(QUALITY_FIELDS, quality[j])},
+                quality={name: float(value) for name, value in zip(QUALITY_FIELDS, quality[j], strict=True)},
                 passed_quality=ok,
                 template=np.array(templates[j], dtype=np.float32) if ok else None,
                 model_version=version,

@@ -3,9 +3,11 @@ override; every value that differs between machines comes from an environment va
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONE, SELF
 
 from .env import env_float, env_int, env_list, env_str
 
@@ -23,14 +25,18 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "channels",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "axes",
+    "csp",
     "backend.core",
     "backend.cameras",
     "backend.accounts",
+    "backend.audit",
     "backend.recognition",
     "backend.dashboard",
 ]
@@ -41,8 +47,14 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "backend.accounts.middleware.SecondFactorRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "backend.core.middleware.RequestIdMiddleware",
+    # Last, as django-axes requires: it turns a lockout signalled by its backend into a response.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "backend.urls"
@@ -84,7 +96,11 @@ CELERY_TASK_ACKS_LATE = True  # a worker that dies mid-task leaves the message f
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
+    "retention-run": {"task": "core.retention_run", "schedule": timedelta(hours=1)},
+    # Sign the audit chain head into the checkpoint file (backend/audit/checkpoints.py).
+    "audit-checkpoint": {"task": "audit.checkpoint", "schedule": timedelta(minutes=5)},
+}
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 
 CHANNEL_LAYERS = {
@@ -102,6 +118,23 @@ CACHES = {
 
 # --- users --------------------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # refuses locked-out users before the password check
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Second factor (TOTP) for every role that changes or reads watchlists and records. Only local
+# development may relax it, explicitly; production refuses the relaxation (settings/production.py).
+SECOND_FACTOR_RELAXED = False
+SECOND_FACTOR_ROLES = ["officer", "supervisor", "auditor", "admin"]
+OTP_TOTP_ISSUER = "City Live Face Recognition"
+# Lockout: 5 failures for one username from one address locks that pair for 30 minutes.
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5, minimum=3, maximum=20)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 30, minimum=1, maximum=24 * 60))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_VERBOSE = False
+AXES_IPWARE_PROXY_COUNT = env_int("AXES_PROXY_COUNT", 0, minimum=0, maximum=5)
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard:home"
 LOGOUT_REDIRECT_URL = "login"
@@ -116,21 +149,67 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
 X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+
+# Content-Security-Policy: only our own scripts (the Vite bundle; no inline scripts), no
+# plugins, no framing. MAP_TILE_URL's host is added to img-src when a tile server is configured.
+MAP_TILE_URL = env_str("MAP_TILE_URL", "-").strip("-")
+_tile_hosts = [MAP_TILE_URL.split("/{")[0]] if MAP_TILE_URL else []
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:", "blob:", *_tile_hosts],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "frame-ancestors": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+    }
+}
+
+# Uploaded images (enrolment photos, search by photo): limits checked before decoding.
+UPLOAD_MAX_BYTES = env_int("UPLOAD_MAX_BYTES", 15 * 1024 * 1024, minimum=1024, maximum=200 * 1024 * 1024)
+UPLOAD_MAX_PIXELS = env_int("UPLOAD_MAX_PIXELS", 40_000_000, minimum=10_000, maximum=400_000_000)
+FILE_UPLOAD_MAX_MEMORY_SIZE = UPLOAD_MAX_BYTES
+DATA_UPLOAD_MAX_MEMORY_SIZE = UPLOAD_MAX_BYTES + 1024 * 1024
+
+# --- audit -------------------------------------------------------------------------------
+# Signed checkpoints of the audit chain and the Ed25519 key that signs them live outside the
+# database (the key file is created with mode 600 on first use). Keep both off the database host.
+AUDIT_CHECKPOINT_DIR = Path(env_str("FR_AUDIT_CHECKPOINT_DIR", str(DATA_DIR / "audit-checkpoints")))
+AUDIT_SIGNING_KEY_PATH = Path(env_str("FR_AUDIT_SIGNING_KEY_PATH", str(DATA_DIR / "secrets" / "audit_signing_key")))
 
 # --- API ------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     # Token first: its WWW-Authenticate challenge makes unauthenticated API calls 401, not 403.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "backend.accounts.tokens.ScopedTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["backend.accounts.permissions.MatrixPermission"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_PAGINATION_CLASS": "backend.core.pagination.BoundedLimitOffsetPagination",
     "PAGE_SIZE": 100,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "backend.core.exceptions.api_exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    # Rate limits (per user, or per address when anonymous), counted in the Redis cache. Expensive
+    # endpoints (search by photo, exports) set `throttle_scope` to one of the scoped rates.
+    "DEFAULT_THROTTLE_CLASSES": [
+        "rest_framework.throttling.AnonRateThrottle",
+        "rest_framework.throttling.UserRateThrottle",
+        "rest_framework.throttling.ScopedRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": env_str("API_RATE_ANON", "120/minute"),
+        "user": env_str("API_RATE_USER", "1200/minute"),
+        "login": env_str("API_RATE_LOGIN", "10/minute"),
+        "expensive": env_str("API_RATE_EXPENSIVE", "30/minute"),
+    },
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "City live face recognition API",
@@ -157,11 +236,24 @@ DATASETS_DIR = Path(env_str("FR_DATASETS_DIR", str(BASE_DIR.parent / "shared" / 
 # Daphne does not serve static files; in development and CI the ASGI app does (backend/asgi.py).
 SERVE_STATIC = False
 
+# One JSON object per line, ids only (never templates, image bytes, tokens or passwords); the
+# redaction filter masks anything that slips through. LOG_FORMAT=plain for human eyes.
+LOG_FORMAT = env_str("LOG_FORMAT", "json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"redact": {"()": "backend.core.logging.RedactingFilter"}},
+    "formatters": {
+        "json": {"()": "backend.core.logging.JsonFormatter"},
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "json" if LOG_FORMAT == "json" else "plain",
+            "filters": ["redact"],
+        }
+    },
     "root": {"handlers": ["console"], "level": "INFO"},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {"django.db.backends": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
 }

@@ -10,10 +10,13 @@ import os
 
 from .base import *  # noqa: F403
 from .base import DATA_DIR
-from .env import env_int
+from .env import env_bool, env_int
 
 DEBUG = True
 SERVE_STATIC = True
+# Only here, and only when asked for explicitly, may the second factor be skipped (demos on a
+# laptop). Production refuses this variable.
+SECOND_FACTOR_RELAXED = env_bool("FR_RELAX_SECOND_FACTOR", False)
 
 
 def _secret(name: str) -> str:
@@ -25,8 +28,8 @@ SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY") or _secret("django_secret_key")
 
 if not os.environ.get("DATABASE_URL"):
     _pg_port = env_int("FR_PG_PORT", 5433, minimum=1, maximum=65535)
-    DATABASES["default"]["HOST"] = "127.0.0.1"  # noqa: F405
-    DATABASES["default"].update(  # noqa: F405
+    DATABASES["default"]["HOST"] = "127.0.0.1"
+    DATABASES["default"].update(
         {
             "ENGINE": "django.db.backends.postgresql",
             "NAME": "facerec",

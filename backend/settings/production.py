@@ -30,9 +30,18 @@ if _missing:
     )
     raise SystemExit(2)
 
+if os.environ.get("FR_RELAX_SECOND_FACTOR", "").strip().lower() not in ("", "0", "false", "no", "off"):
+    sys.stderr.write(
+        "production settings: FR_RELAX_SECOND_FACTOR is set; the second factor cannot be relaxed in production, unset it\n"
+    )
+    raise SystemExit(2)
+SECOND_FACTOR_RELAXED = False
+
 SECRET_KEY = os.environ["DJANGO_SECRET_KEY"]
 if len(SECRET_KEY) < 40:
-    sys.stderr.write("production settings: DJANGO_SECRET_KEY is shorter than 40 characters; generate a long random one\n")
+    sys.stderr.write(
+        "production settings: DJANGO_SECRET_KEY is shorter than 40 characters; generate a long random one\n"
+    )
     raise SystemExit(2)
 DEBUG = False
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", [])

@@ -10,3 +10,6 @@ SERVE_STATIC = True
 # Fast hashing keeps the permission-matrix test (every role x every route) quick; production
 # keeps Django's default PBKDF2.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# Django's test flush TRUNCATEs every table; the audit table refuses TRUNCATE unless the session
+# opts in (backend/audit/apps.py). Only the test settings do.
+AUDIT_ALLOW_TRUNCATE = True

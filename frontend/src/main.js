@@ -3,6 +3,7 @@
 import L from "leaflet";
 import "leaflet/dist/leaflet.css";
 import "./style.css";
+import { connectLiveFeed } from "./livefeed.js";
 
 const PUNE = [18.5204, 73.8567];
 
@@ -48,4 +49,19 @@ async function initMap() {
   }
 }
 
+function initLiveFeed() {
+  const badge = document.getElementById("live-feed");
+  if (!badge) return;
+  connectLiveFeed({
+    onState(state) {
+      badge.dataset.state = state;
+      badge.textContent = state === "connected" ? "Live feed: connected" : "Live feed: down, reconnecting…";
+    },
+    onMessage(message) {
+      if (message.type === "status") badge.title = message.failing?.length ? `Failing: ${message.failing.join(", ")}` : "";
+    },
+  });
+}
+
 initMap();
+initLiveFeed();

@@ -22,18 +22,20 @@ def test_wrong_password_is_refused_then_login_shows_the_city_map(page, web_serve
 
     page.fill("input[name=username]", "commissioner-pune")
     page.fill("input[name=password]", "wrong-password")
-    page.click("button[type=submit]")
+    page.click("main button[type=submit]")
     assert page.get_by_test_id("login-error").inner_text() == "Wrong username or password."
 
     page.fill("input[name=username]", "commissioner-pune")
     page.fill("input[name=password]", TEST_PASSWORD)
-    page.click("button[type=submit]")
+    page.click("main button[type=submit]")
     page.wait_for_selector("#city-map[data-loaded]")
     assert page.get_by_test_id("who").inner_text() == "commissioner-pune · commissioner"
     # Every zone came from the API onto the map (as markers) and into the side list, with no tiles.
     assert page.locator("#city-map").get_attribute("data-loaded") == str(len(PUNE_ZONES))
     assert page.locator("[data-testid=zone-list] li").count() == len(PUNE_ZONES)
     assert page.locator("path.leaflet-interactive").count() == len(PUNE_ZONES)
+    # The live-feed channel (WebSocket through Channels and the Redis layer) is up.
+    page.wait_for_selector("[data-testid=live-feed][data-state=connected]")
 
 
 def test_sign_out_ends_the_session(page, web_server) -> None:  # type: ignore[no-untyped-def]
@@ -41,9 +43,31 @@ def test_sign_out_ends_the_session(page, web_server) -> None:  # type: ignore[no
     page.goto(f"{web_server}/accounts/login/")
     page.fill("input[name=username]", "officer-pune")
     page.fill("input[name=password]", TEST_PASSWORD)
-    page.click("button[type=submit]")
+    page.click("main button[type=submit]")
     page.wait_for_selector("[data-testid=who]")
     page.click("form.logout button")
     page.wait_for_url("**/accounts/login/")
     page.goto(f"{web_server}/")
     assert "/accounts/login/" in page.url
+
+
+def test_officer_enrols_the_second_factor_at_first_login(page, web_server) -> None:  # type: ignore[no-untyped-def]
+    from tests.otp_helpers import code_for_base32_secret
+
+    user_create(username="officer-first-login", password=TEST_PASSWORD, role=Role.OFFICER)
+    page.goto(f"{web_server}/accounts/login/")
+    page.fill("input[name=username]", "officer-first-login")
+    page.fill("input[name=password]", TEST_PASSWORD)
+    page.click("main button[type=submit]")
+    page.wait_for_url("**/accounts/2fa/setup/**")
+    assert page.locator("[data-testid=qr] svg").count() == 1
+    secret = page.get_by_test_id("totp-secret").inner_text()
+    page.fill("input[name=code]", "000000" if code_for_base32_secret(secret) != "000000" else "111111")
+    page.click("main button[type=submit]")
+    assert "did not match" in page.get_by_test_id("otp-error").inner_text()
+    # A wrong code discards the shown secret: a new one is displayed.
+    secret = page.get_by_test_id("totp-secret").inner_text()
+    page.fill("input[name=code]", code_for_base32_secret(secret))
+    page.click("main button[type=submit]")
+    page.wait_for_selector("#city-map")
+    assert page.get_by_test_id("who").inner_text() == "officer-first-login · officer"

@@ -31,7 +31,7 @@ def named_routes(resolver: URLResolver | None = None, namespace: str = "") -> It
 
 def test_every_http_route_has_a_matrix_entry_and_vice_versa() -> None:
     routes = set(named_routes())
-    matrix = set(load_matrix())
+    matrix = {name for name in load_matrix() if not name.startswith("ws:")}
     assert routes - matrix == set(), "routes missing from permission_matrix.yaml"
     assert matrix - routes == set(), "matrix entries for routes that no longer exist"
 
@@ -39,6 +39,7 @@ def test_every_http_route_has_a_matrix_entry_and_vice_versa() -> None:
 def test_every_websocket_route_has_a_matrix_entry() -> None:
     matrix = load_matrix()
     names = [pattern.name for pattern in websocket_urlpatterns]
+    assert names, "the dashboard's live-feed route at least"
     assert all(name and f"ws:{name}" in matrix for name in names), names
     assert len(names) == len([key for key in matrix if key.startswith("ws:")])
 
@@ -52,6 +53,22 @@ CASES = [
 ]
 
 
+def sample_kwargs(route: str, users_by_role, zones) -> dict[str, object]:  # type: ignore[no-untyped-def]
+    """URL arguments for routes that take them: real objects, so allowed calls reach the view."""
+    from backend.accounts.tokens import token_create
+
+    officer = users_by_role[Role.OFFICER]
+    if route == "api:zone-detail":
+        return {"pk": zones["south"].pk}  # a zone nobody is a member of (deletable)
+    if route in ("api:user-detail", "api:user-reset-2fa"):
+        return {"pk": officer.pk}
+    if route == "api:apitoken-detail":
+        return {"pk": token_create(user=officer, purpose="user")[0].pk}
+    if route == "api:retention-detail":
+        return {"data_kind": "login_attempts"}
+    return {}
+
+
 def expected_allowed(rule: object, role: Role | None) -> bool:
     if rule == ANONYMOUS:
         return True
@@ -62,11 +79,7 @@ def expected_allowed(rule: object, role: Role | None) -> bool:
 
 @pytest.mark.parametrize(("route", "method", "role"), CASES, ids=[f"{r}-{m}-{x or 'anonymous'}" for r, m, x in CASES])
 def test_route_outcome_matches_the_matrix(route, method, role, client_as, users_by_role, zones) -> None:  # type: ignore[no-untyped-def]
-    kwargs = {}
-    if route == "api:zone-detail":
-        kwargs = {"pk": zones["south"].pk}  # a zone nobody is a member of (deletable)
-    elif route == "api:user-detail":
-        kwargs = {"pk": users_by_role[Role.OFFICER].pk}
+    kwargs = sample_kwargs(route, users_by_role, zones)
     url = reverse(route, kwargs=kwargs)
     client = client_as(role)
     response = getattr(client, method.lower())(url, data={}, format="json") if method != "GET" else client.get(url)
@@ -88,3 +101,70 @@ def test_user_without_a_role_reaches_nothing_but_public_routes(db, client) -> No
     assert client.get(reverse("api:me")).status_code == 403
     assert client.get(reverse("dashboard:home")).status_code == 403
     assert client.get(reverse("healthz")).status_code in (200, 503)
+
+
+# --- WebSocket routes: origin, authentication, second factor and matrix ---------------------------
+WS_CASES = [
+    (name, role) for name, methods in load_matrix().items() if name.startswith("ws:") for role in [None, *ALL_ROLES]
+]
+
+
+def _ws_path(route: str) -> str:
+    name = route.removeprefix("ws:")
+    return "/" + str(next(p for p in websocket_urlpatterns if p.name == name).pattern)
+
+
+async def _ws_connect(path: str, cookie: str | None, origin: bytes = b"http://127.0.0.1") -> tuple[bool, int | None]:
+    from channels.testing import WebsocketCommunicator
+
+    from backend.asgi import application
+
+    headers = [(b"origin", origin), (b"host", b"127.0.0.1")]
+    if cookie:
+        headers.append((b"cookie", cookie.encode()))
+    communicator = WebsocketCommunicator(application, path, headers=headers)
+    connected, code = await communicator.connect(timeout=5)
+    if connected:
+        hello = await communicator.receive_json_from(timeout=5)
+        assert hello["type"] == "hello"
+        await communicator.disconnect()
+    return connected, code
+
+
+def run_async(coroutine):  # type: ignore[no-untyped-def]
+    """Run a coroutine on a fresh loop in a worker thread: Playwright's sync API may already have
+    a loop running in this thread (browser tests earlier in the session)."""
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
+def _session_cookie(client) -> str:  # type: ignore[no-untyped-def]
+    return f"sessionid={client.cookies['sessionid'].value}"
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(("route", "role"), WS_CASES, ids=[f"{r}-{x or 'anonymous'}" for r, x in WS_CASES])
+def test_websocket_outcome_matches_the_matrix(route, role, client_as) -> None:  # type: ignore[no-untyped-def]
+    cookie = _session_cookie(client_as(role)) if role is not None else None
+    connected, code = run_async(_ws_connect(_ws_path(route), cookie))
+    assert connected is expected_allowed(load_matrix()[route]["CONNECT"], role), (route, role, code)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_websocket_from_a_foreign_origin_is_refused(client_as) -> None:  # type: ignore[no-untyped-def]
+    cookie = _session_cookie(client_as(Role.ADMIN))
+    connected, _ = run_async(_ws_connect("/ws/status/", cookie, origin=b"https://evil.example"))
+    assert connected is False
+
+
+@pytest.mark.django_db(transaction=True)
+def test_websocket_needs_the_second_factor(users_by_role) -> None:  # type: ignore[no-untyped-def]
+    from django.test import Client
+
+    client = Client()
+    client.force_login(users_by_role[Role.OFFICER])  # password only, no verified device
+    connected, code = run_async(_ws_connect("/ws/status/", _session_cookie(client)))
+    assert connected is False and code == 4401

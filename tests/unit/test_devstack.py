@@ -90,11 +90,17 @@ def test_a_service_that_dies_at_start_is_reported_with_its_log(tmp_path: Path) -
 
 def test_stop_ends_the_whole_process_group(tmp_path: Path) -> None:
     # A parent that ignores SIGTERM and has a child: both must be gone after stop().
-    script = "import signal, subprocess, sys, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); " \
-             "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)']); print('up', flush=True); time.sleep(60)"
+    script = (
+        "import signal, subprocess, sys, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+        "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)']); print('up', flush=True); time.sleep(60)"
+    )
     process = ManagedProcess(
-        name="Stubborn", argv=[sys.executable, "-c", script], log_path=tmp_path / "s.log",
-        ready=lambda: "up" in (tmp_path / "s.log").read_text(), ready_timeout_s=10, stop_timeout_s=1,
+        name="Stubborn",
+        argv=[sys.executable, "-c", script],
+        log_path=tmp_path / "s.log",
+        ready=lambda: "up" in (tmp_path / "s.log").read_text(),
+        ready_timeout_s=10,
+        stop_timeout_s=1,
     )
     process.start()
     process.wait_ready()
@@ -103,10 +109,14 @@ def test_stop_ends_the_whole_process_group(tmp_path: Path) -> None:
     process.stop()
     time.sleep(0.5)
     table = subprocess.run(["ps", "-e", "-o", "pgid=,stat="], capture_output=True, text=True).stdout
-    living = [line for line in table.splitlines() if line.split()[0] == str(pgid) and not line.split()[1].startswith("Z")]
+    living = [
+        line for line in table.splitlines() if line.split()[0] == str(pgid) and not line.split()[1].startswith("Z")
+    ]
     assert living == []  # zombies awaiting their reaper are dead already
 
 
 def test_devstack_usage_error_exits_nonzero() -> None:
-    result = subprocess.run([sys.executable, "-m", "backend.devstack", "bogus"], cwd=ROOT, capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "backend.devstack", "bogus"], cwd=ROOT, capture_output=True, text=True
+    )
     assert result.returncode == 2 and "usage" in result.stderr

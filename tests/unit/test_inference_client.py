@@ -63,7 +63,9 @@ class FakeTriton:
             self.calls += 1
             return self.script.pop(0) if len(self.script) > 1 else self.script[0]
 
-    def async_infer(self, model_name: str, inputs: list[Any], callback: Callable[[Any, Any], None], **kwargs: Any) -> None:
+    def async_infer(
+        self, model_name: str, inputs: list[Any], callback: Callable[[Any, Any], None], **kwargs: Any
+    ) -> None:
         assert model_name == "face_pipeline"
         assert inputs[0].shape() == [1, 1]
         outcome = self._next()
@@ -93,11 +95,19 @@ class Clock:
         return self.now
 
 
-def make_client(fake: FakeTriton, *, retries: int = 2, threshold: int = 5, clock: Clock | None = None) -> tuple[InferenceClient, list[float]]:
+def make_client(
+    fake: FakeTriton, *, retries: int = 2, threshold: int = 5, clock: Clock | None = None
+) -> tuple[InferenceClient, list[float]]:
     sleeps: list[float] = []
     breaker = CircuitBreaker(failure_threshold=threshold, reset_timeout_s=30.0, clock=clock or Clock())
     client = InferenceClient(
-        "triton.test:8011", timeout_s=1.0, retries=retries, backoff_s=0.2, breaker=breaker, transport_factory=lambda url: fake, sleep=sleeps.append
+        "triton.test:8011",
+        timeout_s=1.0,
+        retries=retries,
+        backoff_s=0.2,
+        breaker=breaker,
+        transport_factory=lambda url: fake,
+        sleep=sleeps.append,
     )
     return client, sleeps
 
@@ -109,7 +119,12 @@ def test_faces_are_parsed_and_failed_quality_has_no_template() -> None:
     assert faces[0].box == (10.0, 20.0, 110.0, 140.0)
     assert faces[0].passed_quality and faces[0].template is not None and faces[0].template.shape == (128,)
     assert not faces[1].passed_quality and faces[1].template is None
-    assert faces[0].quality == {"face_px": 100.0, "interocular_px": 40.0, "sharpness": 150.0, "frontalness": pytest.approx(0.9)}
+    assert faces[0].quality == {
+        "face_px": 100.0,
+        "interocular_px": 40.0,
+        "sharpness": 150.0,
+        "frontalness": pytest.approx(0.9),
+    }
     assert faces[0].model_version == "detector=x;embedder=y"
     assert len(faces[0].landmarks) == 5
 

@@ -33,9 +33,16 @@ def outside_environment() -> dict[str, str]:
 def load_production(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     clean = outside_environment()
     return subprocess.run(
-        [sys.executable, "-c", "import django; django.setup(); from django.conf import settings; print(settings.DEBUG)"],
+        [
+            sys.executable,
+            "-c",
+            "import django; django.setup(); from django.conf import settings; print(settings.DEBUG)",
+        ],
         env={**clean, **env, "DJANGO_SETTINGS_MODULE": "backend.settings.production"},
-        cwd=ROOT, capture_output=True, text=True, timeout=60,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 
@@ -66,7 +73,10 @@ def test_production_passes_the_deploy_checklist() -> None:
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
         env={**clean, **PRODUCTION_ENV, "DJANGO_SETTINGS_MODULE": "backend.settings.production"},
-        cwd=ROOT, capture_output=True, text=True, timeout=120,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stdout + result.stderr
 
@@ -91,3 +101,9 @@ def test_env_float_and_bool(monkeypatch: pytest.MonkeyPatch) -> None:
         env_bool("X_BOOL", False)
     monkeypatch.setenv("X_BOOL", "yes")
     assert env_bool("X_BOOL", False) is True
+
+
+def test_production_refuses_to_relax_the_second_factor() -> None:
+    result = load_production({**PRODUCTION_ENV, "FR_RELAX_SECOND_FACTOR": "true"})
+    assert result.returncode != 0
+    assert "second factor cannot be relaxed" in result.stderr
