@@ -18,6 +18,7 @@ from backend.core.errors import ApplicationError
 
 from . import otp, selectors, services
 from .models import ApiToken, User
+from .permissions import acting_user
 from .roles import Role
 from .serializers import (
     ApiTokenCreatedSerializer,
@@ -32,7 +33,7 @@ from .serializers import (
 class MeView(APIView):
     @extend_schema(responses=MeSerializer)
     def get(self, request: Request) -> Response:
-        return Response(MeSerializer(request.user).data)
+        return Response(MeSerializer(acting_user(request)).data)
 
 
 class TokenView(APIView):
@@ -72,11 +73,13 @@ class TokenView(APIView):
             [current]
             if current
             else list(
-                ApiToken.objects.filter(user=request.user, purpose=ApiToken.Purpose.USER, revoked_at__isnull=True)
+                ApiToken.objects.filter(
+                    user=acting_user(request), purpose=ApiToken.Purpose.USER, revoked_at__isnull=True
+                )
             )
         )
         for token in targets:
-            services.api_token_revoke(token=token, actor=request.user, request=request._request)  # type: ignore[arg-type]
+            services.api_token_revoke(token=token, actor=acting_user(request), request=request._request)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -97,25 +100,27 @@ class ApiTokenViewSet(
         if getattr(self, "swagger_fake_view", False):
             return ApiToken.objects.none()
         tokens = ApiToken.objects.select_related("user")
-        return tokens if self.request.user.role == Role.ADMIN else tokens.filter(user=self.request.user)  # type: ignore[union-attr]
+        user = acting_user(self.request)
+        return tokens if user.role == Role.ADMIN else tokens.filter(user=user)
 
     @extend_schema(responses={201: ApiTokenCreatedSerializer})
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
+        actor = acting_user(request)
         token, key = services.api_token_issue(
-            user=data.get("user") or request.user,
+            user=data.get("user") or actor,
             purpose=data["purpose"],
             name=data.get("name", ""),
-            actor=request.user,
-            request=request._request,  # type: ignore[arg-type]
+            actor=actor,
+            request=request._request,
         )
         body = ApiTokenSerializer(token).data | {"key": key}
         return Response(body, status=status.HTTP_201_CREATED)
 
     def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        services.api_token_revoke(token=self.get_object(), actor=request.user, request=request._request)  # type: ignore[arg-type]
+        services.api_token_revoke(token=self.get_object(), actor=acting_user(request), request=request._request)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -132,7 +137,9 @@ class UserViewSet(viewsets.ModelViewSet[User]):
         data = dict(serializer.validated_data)
         if not data.get("password"):
             raise ApplicationError("A password is required.", code="password_required")
-        user = services.user_create(role=Role(data.pop("role")), actor=request.user, request=request._request, **data)  # type: ignore[arg-type]
+        user = services.user_create(
+            role=Role(data.pop("role")), actor=acting_user(request), request=request._request, **data
+        )  # type: ignore[arg-type]
         return Response(self.get_serializer(user).data, status=status.HTTP_201_CREATED)
 
     def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -144,7 +151,7 @@ class UserViewSet(viewsets.ModelViewSet[User]):
         role = data.pop("role", None)
         user = services.user_update(
             user=user,
-            actor=request.user,
+            actor=acting_user(request),
             request=request._request,
             role=Role(role) if role else None,
             **data,  # type: ignore[arg-type]
@@ -152,13 +159,13 @@ class UserViewSet(viewsets.ModelViewSet[User]):
         return Response(self.get_serializer(user).data)
 
     def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        services.user_deactivate(user=self.get_object(), actor=request.user, request=request._request)  # type: ignore[arg-type]
+        services.user_deactivate(user=self.get_object(), actor=acting_user(request), request=request._request)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(request=None, responses={200: None})
     @action(detail=True, methods=["post"], url_path="reset-2fa", url_name="reset-2fa")
     def reset_second_factor(self, request: Request, pk: str | None = None) -> Response:
         removed = services.user_second_factor_reset(
-            user=self.get_object(), actor=request.user, request=request._request
+            user=self.get_object(), actor=acting_user(request), request=request._request
         )  # type: ignore[arg-type]
         return Response({"devices_removed": removed})

@@ -25,7 +25,7 @@ class SecondFactorRequiredMiddleware:
             user.is_authenticated
             and not request.path.startswith(EXEMPT_PREFIXES)
             and second_factor_required(user)
-            and not user.is_verified()  # type: ignore[union-attr]
+            and not user.is_verified()  # type: ignore[attr-defined]  # set by django-otp's middleware
         ):
             if request.path.startswith("/api/"):
                 return JsonResponse(

@@ -15,12 +15,11 @@ class User(AbstractUser):
     @property
     def role(self) -> Role | None:
         """The user's role, or None for an account with no role (it can reach nothing)."""
-        cached = getattr(self, "_role_cache", False)
-        if cached is not False:
-            return cached  # type: ignore[no-any-return]
+        if hasattr(self, "_role_cache"):
+            return self._role_cache
         names = set(self.groups.values_list("name", flat=True)) if self.pk else set()
         role = next((r for r in ALL_ROLES if r.value in names), None)
-        self._role_cache = role
+        self._role_cache: Role | None = role
         return role
 
     @property

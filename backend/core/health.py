@@ -76,11 +76,21 @@ def check_triton(url: str, required_models: Iterable[str], timeout_s: float = 2.
     states = {model["name"]: model.get("state", "UNAVAILABLE") for model in index.get("models", [])}
     ready = sorted(name for name, state in states.items() if state == "READY")
     missing = [name for name in required_models if states.get(name) != "READY"]
-    info: dict[str, Any] = {"ready_models": ready}
+    info: dict[str, Any] = {"ready_models": ready, "breaker": inference_breaker_state()}
     if missing:
         info["not_ready"] = missing
         return CheckResult(ok=False, detail=f"models not ready: {', '.join(missing)}", info=info)
+    if info["breaker"] == "open":
+        # Triton answers the probe, but this process's recent inference calls kept failing.
+        return CheckResult(ok=False, detail="inference circuit breaker open", info=info)
     return CheckResult(ok=True, detail="ok", info=info)
+
+
+def inference_breaker_state() -> str:
+    """State of this process's inference circuit breaker (closed / open / half_open)."""
+    from backend.recognition.inference_client import get_client
+
+    return str(get_client().breaker.state)
 
 
 def check_celery(timeout_s: float = 1.0) -> CheckResult:

@@ -78,13 +78,13 @@ def image_validate(data: bytes, *, max_bytes: int | None = None, max_pixels: int
         ) from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
         raise InvalidUpload("The image is corrupt or truncated and could not be read.", code="corrupt_image") from None
-    image = ImageOps.exif_transpose(image)  # keep the orientation the camera meant, then drop EXIF
-    has_alpha = image.mode in ("RGBA", "LA") or (image.mode == "P" and "transparency" in image.info)
+    upright = ImageOps.exif_transpose(image)  # keep the orientation the camera meant, then drop EXIF
+    has_alpha = upright.mode in ("RGBA", "LA") or (upright.mode == "P" and "transparency" in upright.info)
     output = io.BytesIO()
     if has_alpha:
-        image.save(output, format="PNG", optimize=True)
+        upright.save(output, format="PNG", optimize=True)
         content_type = "image/png"
     else:
-        image.convert("RGB").save(output, format="JPEG", quality=95)
+        upright.convert("RGB").save(output, format="JPEG", quality=95)
         content_type = "image/jpeg"
-    return CleanImage(output.getvalue(), content_type, image.width, image.height, source_format)
+    return CleanImage(output.getvalue(), content_type, upright.width, upright.height, source_format)

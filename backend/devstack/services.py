@@ -257,25 +257,16 @@ def _log_says(path: Path, needle: str, since: int) -> bool:
         return needle.encode() in handle.read()
 
 
+def _celery(*args: str) -> list[str]:
+    return [python_for("backend"), "-m", "celery", "-A", "backend", *args]
+
+
 def celery_worker_process(config: StackConfig, env: dict[str, str], *, name: str = "worker") -> ManagedProcess:
     log_path = config.log_dir / f"celery-{name}.log"
     start_offset = log_path.stat().st_size if log_path.exists() else 0
     return ManagedProcess(
         name="Celery worker",
-        argv=[
-            python_for("backend"),
-            "-m",
-            "celery",
-            "-A",
-            "backend",
-            "worker",
-            "-l",
-            "INFO",
-            "-n",
-            f"{name}@%h",
-            "--concurrency",
-            "2",
-        ],
+        argv=_celery("worker", "-l", "INFO", "-n", f"{name}@%h", "--concurrency", "2"),
         log_path=log_path,
         ready=lambda: _log_says(log_path, " ready.", start_offset),
         ready_timeout_s=60,
@@ -290,18 +281,7 @@ def celery_beat_process(config: StackConfig, env: dict[str, str]) -> ManagedProc
     start_offset = log_path.stat().st_size if log_path.exists() else 0
     return ManagedProcess(
         name="Celery beat",
-        argv=[
-            python_for("backend"),
-            "-m",
-            "celery",
-            "-A",
-            "backend",
-            "beat",
-            "-l",
-            "INFO",
-            "-s",
-            str(config.data_dir / "celerybeat-schedule"),
-        ],
+        argv=_celery("beat", "-l", "INFO", "-s", str(config.data_dir / "celerybeat-schedule")),
         log_path=log_path,
         ready=lambda: _log_says(log_path, "beat: Starting", start_offset),
         ready_timeout_s=60,

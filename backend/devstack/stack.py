@@ -12,6 +12,7 @@ import time
 import urllib.error
 import urllib.request
 from types import FrameType
+from typing import Any
 
 from . import services
 from .config import ROOT, StackConfig, StackError, python_for
@@ -110,10 +111,10 @@ class Stack:
             raise StackError(f"manage.py {' '.join(args)} failed: {last[0]}")
         return result.stdout
 
-    def wait_healthy(self, timeout_s: float = 60.0) -> dict[str, object]:
+    def wait_healthy(self, timeout_s: float = 60.0) -> dict[str, Any]:
         url = f"http://127.0.0.1:{self.config.web_port}/healthz"
         deadline = time.monotonic() + timeout_s
-        report: dict[str, object] = {}
+        report: dict[str, Any] = {}
         while time.monotonic() < deadline:
             try:
                 with urllib.request.urlopen(url, timeout=10) as response:
@@ -123,7 +124,7 @@ class Stack:
             except OSError:
                 pass
             time.sleep(1)
-        failing = ", ".join(report.get("failing", []) or ["web"])  # type: ignore[arg-type]
+        failing = ", ".join(report.get("failing", []) or ["web"])
         raise StackError(f"/healthz did not turn healthy within {timeout_s:.0f} s; failing: {failing}")
 
     def supervise(self) -> None:
@@ -156,10 +157,7 @@ def run(config: StackConfig) -> int:
         report = stack.wait_healthy()
         say(
             f"healthy in {time.monotonic() - started:.1f} s: "
-            + ", ".join(
-                f"{name} {check['detail']}"
-                for name, check in report["checks"].items()  # type: ignore[union-attr]
-            )
+            + ", ".join(f"{name} {check['detail']}" for name, check in report["checks"].items())
         )
         say(f"dashboard: http://127.0.0.1:{config.web_port}/   health: http://127.0.0.1:{config.web_port}/healthz")
         say(f"logs: {config.log_dir}   data: {config.data_dir}   Ctrl-C stops everything")

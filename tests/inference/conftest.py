@@ -30,14 +30,6 @@ class ManifestRow:
 
 
 @pytest.fixture(scope="session")
-def datasets_dir() -> Path:
-    path = Path(settings.DATASETS_DIR)
-    if not (path / "manifest.csv").is_file():
-        pytest.fail(f"no manifest.csv in settings.DATASETS_DIR={path}")
-    return path
-
-
-@pytest.fixture(scope="session")
 def manifest(datasets_dir: Path) -> list[ManifestRow]:
     with (datasets_dir / "manifest.csv").open(newline="") as handle:
         return [

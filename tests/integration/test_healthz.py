@@ -89,3 +89,21 @@ def test_health_reveals_no_secrets(client, celery_worker) -> None:  # type: igno
     text = client.get("/healthz").content.decode()
     assert settings.DATABASES["default"]["PASSWORD"] not in text
     assert settings.SECRET_KEY not in text
+
+
+def test_open_inference_breaker_is_reported(client, celery_worker) -> None:  # type: ignore[no-untyped-def]
+    from backend.recognition.inference_client import get_client, reset_client
+
+    reset_client()
+    breaker = get_client().breaker
+    try:
+        for _ in range(breaker.failure_threshold):
+            breaker.record_failure()
+        response = client.get("/healthz")
+        body = response.json()
+        assert response.status_code == 503 and body["failing"] == ["triton"]
+        assert body["checks"]["triton"]["info"]["breaker"] == "open"
+        assert body["checks"]["triton"]["detail"] == "inference circuit breaker open"
+    finally:
+        reset_client()
+    assert client.get("/healthz").json()["checks"]["triton"]["info"]["breaker"] == "closed"
