@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import base64
+from urllib.parse import urlencode
+
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django_otp import login as otp_login
@@ -23,13 +27,17 @@ def _next_url(request: HttpRequest) -> str:
     return target
 
 
+def _redirect_keeping_next(route: str, request: HttpRequest) -> HttpResponse:
+    return redirect(f"{reverse(route)}?{urlencode({'next': _next_url(request)})}")
+
+
 @never_cache
 @login_required
 def second_factor_setup(request: HttpRequest) -> HttpResponse:
     user = request.user
     if otp.has_confirmed_device(user):  # type: ignore[arg-type]
         # Replacing an enrolled authenticator is an admin action (reset), not self-service.
-        return redirect(f"/accounts/2fa/verify/?next={_next_url(request)}")
+        return _redirect_keeping_next("accounts:2fa-verify", request)
     error = ""
     if request.method == "POST":
         device = otp.enrolment_confirm(user=user, code=request.POST.get("code", ""))  # type: ignore[arg-type]
@@ -42,7 +50,7 @@ def second_factor_setup(request: HttpRequest) -> HttpResponse:
         error = "That code did not match. Scan the new code below and try again."
     device = otp.enrolment_start(user=user)  # type: ignore[arg-type]
     context = {
-        "secret": device.config_url.split("secret=")[1].split("&")[0],
+        "secret": base64.b32encode(device.bin_key).decode().rstrip("="),  # as authenticator apps take it
         "qr_svg": otp.qr_svg(device),
         "error": error,
         "next": _next_url(request),
@@ -55,7 +63,7 @@ def second_factor_setup(request: HttpRequest) -> HttpResponse:
 def second_factor_verify(request: HttpRequest) -> HttpResponse:
     user = request.user
     if not otp.has_confirmed_device(user):  # type: ignore[arg-type]
-        return redirect(f"/accounts/2fa/setup/?next={_next_url(request)}")
+        return _redirect_keeping_next("accounts:2fa-setup", request)
     error = ""
     if request.method == "POST":
         device = otp.code_verify(user=user, code=request.POST.get("code", ""))  # type: ignore[arg-type]
