@@ -13,6 +13,14 @@ from tests.conftest import TEST_PASSWORD
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
+def sign_in(page, web_server: str, username: str, password: str = TEST_PASSWORD) -> None:  # type: ignore[no-untyped-def]
+    """Fill and send the login form ("main": the top bar's sign-out button is a submit too)."""
+    page.goto(f"{web_server}/accounts/login/")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.click("main button[type=submit]")
+
+
 def test_wrong_password_is_refused_then_login_shows_the_city_map(page, web_server) -> None:  # type: ignore[no-untyped-def]
     zone_seed(zones=PUNE_ZONES)
     user_create(username="commissioner-pune", password=TEST_PASSWORD, role=Role.COMMISSIONER)
@@ -40,10 +48,7 @@ def test_wrong_password_is_refused_then_login_shows_the_city_map(page, web_serve
 
 def test_sign_out_ends_the_session(page, web_server) -> None:  # type: ignore[no-untyped-def]
     user_create(username="officer-pune", password=TEST_PASSWORD, role=Role.OFFICER)
-    page.goto(f"{web_server}/accounts/login/")
-    page.fill("input[name=username]", "officer-pune")
-    page.fill("input[name=password]", TEST_PASSWORD)
-    page.click("main button[type=submit]")
+    sign_in(page, web_server, "officer-pune")
     page.wait_for_selector("[data-testid=who]")
     page.click("form.logout button")
     page.wait_for_url("**/accounts/login/")
@@ -55,10 +60,7 @@ def test_officer_enrols_the_second_factor_at_first_login(page, web_server) -> No
     from tests.otp_helpers import code_for_base32_secret
 
     user_create(username="officer-first-login", password=TEST_PASSWORD, role=Role.OFFICER)
-    page.goto(f"{web_server}/accounts/login/")
-    page.fill("input[name=username]", "officer-first-login")
-    page.fill("input[name=password]", TEST_PASSWORD)
-    page.click("main button[type=submit]")
+    sign_in(page, web_server, "officer-first-login")
     page.wait_for_url("**/accounts/2fa/setup/**")
     assert page.locator("[data-testid=qr] svg").count() == 1
     secret = page.get_by_test_id("totp-secret").inner_text()
