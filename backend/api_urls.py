@@ -1,4 +1,4 @@
-"""Routes under /api/: one router for every app's viewsets, plus the schema and its docs page."""
+"""Routes under /api/v1/: one router for every app's viewsets, plus the schema and its docs page."""
 
 from __future__ import annotations
 
@@ -9,6 +9,13 @@ from rest_framework.routers import DefaultRouter
 from backend.accounts.api import ApiTokenViewSet, MeView, TokenView, UserViewSet
 from backend.cameras.api import ZoneViewSet
 from backend.core.api import RetentionPolicyViewSet
+from backend.watchlists.api import (
+    IdentifyView,
+    ImportJobViewSet,
+    SubjectPhotoViewSet,
+    SubjectViewSet,
+    WatchlistViewSet,
+)
 
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
@@ -16,6 +23,10 @@ router.register("zones", ZoneViewSet, basename="zone")
 router.register("users", UserViewSet, basename="user")
 router.register("tokens", ApiTokenViewSet, basename="apitoken")
 router.register("retention", RetentionPolicyViewSet, basename="retention")
+router.register("watchlists", WatchlistViewSet, basename="watchlist")
+router.register("subjects", SubjectViewSet, basename="subject")
+router.register("photos", SubjectPhotoViewSet, basename="subjectphoto")
+router.register("imports", ImportJobViewSet, basename="importjob")
 
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
@@ -23,5 +34,6 @@ urlpatterns = [
     path("me/", MeView.as_view(), name="me"),
     path("auth/token/", TokenView.as_view(), name="token"),
     path("audit/", include("backend.audit.urls")),
+    path("identify/", IdentifyView.as_view(), name="identify"),
     *router.urls,
 ]

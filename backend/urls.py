@@ -13,6 +13,6 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/", include(("backend.accounts.urls", "accounts"))),
-    path("api/", include(("backend.api_urls", "api"))),
+    path("api/v1/", include(("backend.api_urls", "api"))),
     path("", include(("backend.dashboard.urls", "dashboard"))),
 ]

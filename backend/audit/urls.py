@@ -1,4 +1,4 @@
-"""Auditor routes, included under /api/audit/ (route names api:audit-*)."""
+"""Auditor routes, included under /api/v1/audit/ (route names api:audit-*)."""
 
 from __future__ import annotations
 

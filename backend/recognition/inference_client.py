@@ -54,6 +54,15 @@ class Face:
     model_version: str
 
 
+class FaceList(list[Face]):
+    """The faces of one image, best detection first, with the model version that produced them
+    (known even when no face was found: re-enrolment and search by photo need it)."""
+
+    def __init__(self, faces: Sequence[Face] = (), *, model_version: str = "") -> None:
+        super().__init__(faces)
+        self.model_version = model_version
+
+
 class TritonTransport(Protocol):
     """The part of `tritonclient.grpc.InferenceServerClient` we use (and unit tests fake)."""
 
@@ -162,7 +171,7 @@ class InferenceClient:
 
     # ------------------------------------------------------------ public API
 
-    def detect_and_embed(self, image_bytes: bytes) -> list[Face]:
+    def detect_and_embed(self, image_bytes: bytes) -> FaceList:
         """Faces in one JPEG/PNG image, best detection first. Raises InvalidImage / InferenceUnavailable."""
         result = self.detect_and_embed_batch([image_bytes], return_exceptions=True)[0]
         if isinstance(result, Exception):
@@ -172,12 +181,12 @@ class InferenceClient:
     @overload
     def detect_and_embed_batch(
         self, images: Sequence[bytes], *, return_exceptions: Literal[False] = ...
-    ) -> list[list[Face]]: ...
+    ) -> list[FaceList]: ...
 
     @overload
     def detect_and_embed_batch(
         self, images: Sequence[bytes], *, return_exceptions: Literal[True]
-    ) -> list[list[Face] | InvalidImage | InferenceUnavailable | InferenceError]: ...
+    ) -> list[FaceList | InvalidImage | InferenceUnavailable | InferenceError]: ...
 
     def detect_and_embed_batch(self, images: Sequence[bytes], *, return_exceptions: bool = False) -> Any:
         """Faces per image, in order. All frames are sent at once, one request each, so Triton's
@@ -318,7 +327,7 @@ class _Transient:
     detail: str
 
 
-def parse_pipeline_result(result: Any) -> list[Face]:
+def parse_pipeline_result(result: Any) -> FaceList:
     """Faces from one face_pipeline response (outputs carry the request's batch axis of 1)."""
     try:
         arrays = {name: result.as_numpy(name) for name in OUTPUT_NAMES}
@@ -352,7 +361,7 @@ def parse_pipeline_result(result: Any) -> list[Face]:
                 model_version=version,
             )
         )
-    return faces
+    return FaceList(faces, model_version=version)
 
 
 _client: InferenceClient | None = None

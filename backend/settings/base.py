@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "backend.accounts",
     "backend.audit",
     "backend.recognition",
+    "backend.watchlists",
     "backend.dashboard",
 ]
 
@@ -100,6 +101,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "retention-run": {"task": "core.retention_run", "schedule": timedelta(hours=1)},
     # Sign the audit chain head into the checkpoint file (backend/audit/checkpoints.py).
     "audit-checkpoint": {"task": "audit.checkpoint", "schedule": timedelta(minutes=5)},
+    # Mark subjects whose expiry has passed (matching already stopped at query time).
+    "subjects-expire": {"task": "watchlists.subjects_expire", "schedule": timedelta(minutes=5)},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 
@@ -176,6 +179,17 @@ UPLOAD_MAX_BYTES = env_int("UPLOAD_MAX_BYTES", 15 * 1024 * 1024, minimum=1024, m
 UPLOAD_MAX_PIXELS = env_int("UPLOAD_MAX_PIXELS", 40_000_000, minimum=10_000, maximum=400_000_000)
 FILE_UPLOAD_MAX_MEMORY_SIZE = UPLOAD_MAX_BYTES
 DATA_UPLOAD_MAX_MEMORY_SIZE = UPLOAD_MAX_BYTES + 1024 * 1024
+
+# --- watchlists -------------------------------------------------------------------------
+# Enrolment is stricter than live recognition: a gallery photo is chosen, a camera frame is not.
+ENROL_MIN_INTEROCULAR_PX = env_int("ENROL_MIN_INTEROCULAR_PX", 24, minimum=16, maximum=200)
+# Longest a watchlist entry may be approved for before it must be renewed (and re-approved).
+WATCHLIST_MAX_EXPIRY_DAYS = env_int("WATCHLIST_MAX_EXPIRY_DAYS", 730, minimum=1, maximum=3650)
+# 1:N search: exact scan over the eligible templates up to this many, HNSW above (search.py).
+SEARCH_EXACT_MAX_TEMPLATES = env_int("SEARCH_EXACT_MAX_TEMPLATES", 50_000, minimum=0, maximum=10_000_000)
+# A bulk-import zip (subjects.csv + photos).
+IMPORT_MAX_BYTES = env_int("IMPORT_MAX_BYTES", 500 * 1024 * 1024, minimum=1024 * 1024, maximum=5 * 1024**3)
+SEARCH_HNSW_EF = env_int("SEARCH_HNSW_EF", 100, minimum=10, maximum=1000)
 
 # --- audit -------------------------------------------------------------------------------
 # Signed checkpoints of the audit chain and the Ed25519 key that signs them live outside the

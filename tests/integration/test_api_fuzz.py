@@ -27,7 +27,7 @@ FUZZ_STATS: dict[str, Any] = {"requests": 0, "server_errors": [], "operations": 
 
 def load_schema(base_url: str, token: str) -> Any:
     request = urllib.request.Request(
-        f"{base_url}/api/schema/",
+        f"{base_url}/api/v1/schema/",
         headers={"Authorization": f"Token {token}", "Accept": "application/vnd.oai.openapi+json"},
     )
     with urllib.request.urlopen(request, timeout=30) as response:

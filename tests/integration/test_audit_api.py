@@ -19,7 +19,7 @@ from backend.audit.services import audit_record, audit_record_system
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 
-LIST, EXPORT, VERIFY = "/api/audit/events/", "/api/audit/events/export.csv", "/api/audit/verify/"
+LIST, EXPORT, VERIFY = "/api/v1/audit/events/", "/api/v1/audit/events/export.csv", "/api/v1/audit/verify/"
 TABLE = AuditEvent._meta.db_table
 
 

@@ -66,7 +66,25 @@ def sample_kwargs(route: str, users_by_role, zones) -> dict[str, object]:  # typ
         return {"pk": token_create(user=officer, purpose="user")[0].pk}
     if route == "api:retention-detail":
         return {"data_kind": "login_attempts"}
+    if route.startswith(("api:watchlist-", "api:subject", "api:importjob-")) and not route.endswith(("-list", "-stats")):
+        return {"pk": _watchlist_sample(route, users_by_role, zones).pk}
     return {}
+
+
+def _watchlist_sample(route: str, users_by_role, zones):  # type: ignore[no-untyped-def]
+    """A watchlist of the users' zone with a pending subject, a photo and a finished import job."""
+    from tests.factories import import_job_make, photo_make, subject_make, watchlist_make
+
+    supervisor, officer = users_by_role[Role.SUPERVISOR], users_by_role[Role.OFFICER]
+    watchlist = watchlist_make(zone=zones["north"], created_by=supervisor)
+    subject = subject_make(watchlist=watchlist, created_by=officer)
+    if route.startswith("api:subjectphoto-"):
+        return photo_make(subject=subject, created_by=officer)
+    if route.startswith("api:subject-"):
+        return subject
+    if route.startswith("api:importjob-"):
+        return import_job_make(watchlist=watchlist, created_by=officer)
+    return watchlist
 
 
 def expected_allowed(rule: object, role: Role | None) -> bool:

@@ -46,13 +46,13 @@ def test_purge_with_time_moved_forward_removes_old_records_and_records_the_run(u
 
 def test_admin_changes_a_policy_within_the_audit_bound(client_as) -> None:  # type: ignore[no-untyped-def]
     admin = client_as(Role.ADMIN)
-    assert admin.patch("/api/retention/login_attempts/", {"retention_days": 30}, format="json").status_code == 200
+    assert admin.patch("/api/v1/retention/login_attempts/", {"retention_days": 30}, format="json").status_code == 200
     assert RetentionPolicy.objects.get(data_kind="login_attempts").retention_days == 30
     event = AuditEvent.objects.get(action="settings.retention_change")
     assert event.summary == {"before_days": 90, "after_days": 30}
-    too_long = admin.patch("/api/retention/login_attempts/", {"retention_days": 99999}, format="json")
+    too_long = admin.patch("/api/v1/retention/login_attempts/", {"retention_days": 99999}, format="json")
     assert too_long.status_code == 400 and too_long.json()["code"] == "longer_than_audit"
     assert (
-        client_as(Role.AUDITOR).patch("/api/retention/sessions/", {"retention_days": 2}, format="json").status_code
+        client_as(Role.AUDITOR).patch("/api/v1/retention/sessions/", {"retention_days": 2}, format="json").status_code
         == 403
     )

@@ -27,7 +27,7 @@ def test_first_login_enrols_a_second_factor_shown_once(make_user) -> None:  # ty
     # Until the factor is confirmed, nothing else is reachable: pages send the user to enrolment.
     response = client.get("/")
     assert response.status_code == 302 and response["Location"].startswith("/accounts/2fa/setup/")
-    assert client.get("/api/me/").json()["code"] == "second_factor_required"
+    assert client.get("/api/v1/me/").json()["code"] == "second_factor_required"
 
     page = client.get("/accounts/2fa/setup/").content.decode()
     secret = page.split('data-testid="totp-secret">')[1].split("<")[0]
@@ -39,7 +39,7 @@ def test_first_login_enrols_a_second_factor_shown_once(make_user) -> None:  # ty
 
     response = client.post("/accounts/2fa/setup/", {"code": code_for_base32_secret(secret), "next": "/"})
     assert response.status_code == 302 and response["Location"] == "/"
-    assert client.get("/api/me/").json()["username"] == officer.username
+    assert client.get("/api/v1/me/").json()["username"] == officer.username
     assert TOTPDevice.objects.filter(user=officer, confirmed=True).count() == 1
     actions = list(AuditEvent.objects.filter(actor=officer).order_by("sequence").values_list("action", flat=True))
     assert actions[:2] == ["auth.login", "auth.otp_enrolled"]
@@ -100,7 +100,7 @@ def test_logout_is_recorded(make_user, client_as) -> None:  # type: ignore[no-un
 def test_admin_resets_a_lost_second_factor(client_as, users_by_role) -> None:  # type: ignore[no-untyped-def]
     officer = users_by_role[Role.OFFICER]
     enrol(officer)
-    response = client_as(Role.ADMIN).post(f"/api/users/{officer.pk}/reset-2fa/")
+    response = client_as(Role.ADMIN).post(f"/api/v1/v1/users/{officer.pk}/reset-2fa/")
     assert response.status_code == 200 and response.json() == {"devices_removed": 1}
     event = AuditEvent.objects.get(action="auth.otp_reset")
     assert event.actor_username == "admin-user" and event.object_id == str(officer.pk)

@@ -42,7 +42,7 @@ def test_session_api_writes_need_csrf(users_by_role) -> None:  # type: ignore[no
     client = Client(enforce_csrf_checks=True)
     login_verified(client, users_by_role[Role.ADMIN])
     response = client.post(
-        "/api/zones/",
+        "/api/v1/zones/",
         {"code": "x", "name": "X", "centre_lat": 18.5, "centre_lon": 73.8},
         content_type="application/json",
     )
@@ -58,7 +58,7 @@ def test_unexpected_errors_echo_no_exception_text(client_as, monkeypatch) -> Non
     monkeypatch.setattr(api.MeSerializer, "to_representation", explode)
     client = client_as(Role.OFFICER)
     client.raise_request_exception = False
-    response = client.get("/api/me/")
+    response = client.get("/api/v1/me/")
     assert response.status_code == 500
     body = response.json()
     assert body["code"] == "server_error" and "secret internal detail" not in response.content.decode()
@@ -73,7 +73,7 @@ def test_login_endpoint_is_rate_limited(users_by_role, settings) -> None:  # typ
     statuses = [
         # A different username each time, so the lockout (per username and address) never triggers.
         client.post(
-            "/api/auth/token/",
+            "/api/v1/auth/token/",
             {"username": f"nobody{i}", "password": "x"},
             content_type="application/json",
             REMOTE_ADDR="10.9.9.9",

@@ -1,0 +1,200 @@
+"""1:N search of face templates, complete under the eligibility filter.
+
+Eligible = a template of the probe's model version, of an `active` subject whose expiry has not
+passed, on one of the given (active, in-scope) watchlists. The filter is applied inside the query,
+never after a LIMIT, so a filter can never hide a candidate (the trap of a filtered HNSW scan, see
+docs/architecture.md "1:N search").
+
+Two plans, chosen per query by the number of eligible templates (`SEARCH_EXACT_MAX_TEMPLATES`):
+- exact: scan every eligible template through the B-tree on (model_version, watchlist). Complete
+  and exact by construction; at 1% of a million rows it is a few milliseconds.
+- hnsw: above the crossover, the HNSW index with pgvector's iterative scan (`relaxed_order`) walks
+  the graph until enough rows pass the filter; the rows are re-ranked exactly. If it still returns
+  fewer rows than asked while more are eligible, the exact plan runs instead.
+
+Scores are cosine similarities of unit templates: score = -(a <#> b). Candidates are per subject
+(the best of a subject's templates), best first.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connection, transaction
+
+from .models import Subject, Watchlist
+
+logger = logging.getLogger(__name__)
+
+Plan = Literal["exact", "hnsw"]
+COUNTS_CACHE_SECONDS = 60
+# The HNSW plan fetches this many templates per requested candidate before per-subject grouping
+# (a subject with several photos fills several rows).
+HNSW_OVERFETCH = 4
+
+_ELIGIBLE = """
+    FROM watchlists_facetemplate t
+    JOIN watchlists_subject s ON s.id = t.subject_id
+    WHERE t.model_version = %(model_version)s
+      AND t.watchlist_id = ANY(%(watchlists)s)
+      AND s.status = %(active)s
+      AND s.expires_at > now()
+"""
+
+# Only constant fragments are joined; every value is a bound parameter.
+_EXACT_SQL = f"""
+    SELECT id, subject_id, photo_id, watchlist_id, distance FROM (
+        SELECT DISTINCT ON (t.subject_id)
+               t.id, t.subject_id, t.photo_id, t.watchlist_id, t.embedding <#> %(probe)s::vector AS distance
+        {_ELIGIBLE}
+        ORDER BY t.subject_id, distance
+    ) best
+    ORDER BY distance
+    LIMIT %(k)s
+"""  # noqa: S608
+
+_HNSW_SQL = f"""
+    WITH nearest AS MATERIALIZED (
+        SELECT t.id, t.subject_id, t.photo_id, t.watchlist_id, t.embedding <#> %(probe)s::vector AS distance
+        {_ELIGIBLE}
+        ORDER BY t.embedding <#> %(probe)s::vector
+        LIMIT %(fetch)s
+    )
+    SELECT id, subject_id, photo_id, watchlist_id, distance FROM (
+        SELECT DISTINCT ON (subject_id) * FROM nearest ORDER BY subject_id, distance
+    ) best
+    ORDER BY distance
+    LIMIT %(k)s
+"""  # noqa: S608
+
+
+@dataclass(frozen=True)
+class Candidate:
+    subject_id: int
+    subject_name: str
+    watchlist_id: int
+    watchlist_name: str
+    category: str
+    priority: int
+    score: float
+    threshold: float
+    above_threshold: bool
+    template_id: int
+    photo_id: int
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    candidates: list[Candidate]
+    plan: Plan | None  # None: no watchlist to search
+    eligible_templates: int  # templates of the searched watchlists (cached count, before the subject filter)
+
+
+def watchlists_searchable(
+    *, zone_ids: Sequence[int] | None = None, watchlist_ids: Sequence[int] | None = None
+) -> list[Watchlist]:
+    """Active watchlists, limited to zones and/or ids when given (None = no limit)."""
+    watchlists = Watchlist.objects.filter(active=True)
+    if zone_ids is not None:
+        watchlists = watchlists.filter(zone_id__in=list(zone_ids))
+    if watchlist_ids is not None:
+        watchlists = watchlists.filter(pk__in=list(watchlist_ids))
+    return list(watchlists)
+
+
+def template_counts(*, model_version: str) -> dict[int, int]:
+    """Templates per watchlist for one model version, cached briefly: the count only picks the
+    plan (speed), never which rows are eligible (correctness)."""
+    key = "watchlists:template-counts:" + hashlib.sha256(model_version.encode()).hexdigest()[:16]
+    counts: dict[int, int] | None = cache.get(key)
+    if counts is None:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT watchlist_id, count(*) FROM watchlists_facetemplate WHERE model_version = %s GROUP BY 1",
+                [model_version],
+            )
+            counts = {int(w): int(n) for w, n in cursor.fetchall()}
+        cache.set(key, counts, COUNTS_CACHE_SECONDS)
+    return counts
+
+
+def plan_choose(*, eligible: int) -> Plan:
+    return "exact" if eligible <= settings.SEARCH_EXACT_MAX_TEMPLATES else "hnsw"
+
+
+def _vector_literal(embedding: np.ndarray) -> str:
+    vector = np.asarray(embedding, dtype=np.float32).reshape(-1)
+    if not np.all(np.isfinite(vector)):
+        raise ValueError("probe template has non-finite values")
+    return "[" + ",".join(f"{v:.7g}" for v in vector) + "]"
+
+
+def _run(sql: str, params: dict[str, object], *, hnsw: bool) -> list[tuple[int, int, int, int, float]]:
+    with transaction.atomic(), connection.cursor() as cursor:
+        if hnsw:
+            # SET LOCAL: scoped to this transaction, so pooled connections keep their defaults.
+            cursor.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
+            cursor.execute("SELECT set_config('hnsw.ef_search', %s, true)", [str(settings.SEARCH_HNSW_EF)])
+        cursor.execute(sql, params)
+        return [(int(a), int(b), int(c), int(d), float(e)) for a, b, c, d, e in cursor.fetchall()]
+
+
+def template_search(
+    *,
+    embedding: np.ndarray,
+    model_version: str,
+    watchlists: Sequence[Watchlist],
+    k: int = 5,
+    plan: Plan | None = None,
+) -> SearchResult:
+    """The k best subjects for one probe template among the eligible ones. `plan` forces a plan
+    (tests, benchmarks); normally it is chosen from the eligible count."""
+    if k < 1 or not watchlists:
+        return SearchResult([], None, 0)
+    by_id = {w.pk: w for w in watchlists}
+    counts = template_counts(model_version=model_version)
+    # A stale (cached) zero must not hide fresh enrolments: zero runs the exact plan, which is
+    # instant on an empty set.
+    eligible = sum(counts.get(pk, 0) for pk in by_id)
+    chosen = plan or plan_choose(eligible=eligible)
+    params: dict[str, object] = {
+        "probe": _vector_literal(embedding),
+        "model_version": model_version,
+        "watchlists": list(by_id),
+        "active": Subject.Status.ACTIVE,
+        "k": k,
+        "fetch": k * HNSW_OVERFETCH,
+    }
+    rows = _run(_HNSW_SQL if chosen == "hnsw" else _EXACT_SQL, params, hnsw=chosen == "hnsw")
+    if chosen == "hnsw" and len(rows) < k and eligible > len(rows):
+        logger.info("hnsw search returned %s of %s rows; falling back to the exact plan", len(rows), k)
+        rows = _run(_EXACT_SQL, params, hnsw=False)
+        chosen = "exact"
+    names = dict(Subject.objects.filter(pk__in=[r[1] for r in rows]).values_list("pk", "full_name"))
+    candidates = []
+    for template_id, subject_id, photo_id, watchlist_id, distance in rows:
+        watchlist = by_id[watchlist_id]
+        score = round(-distance, 6)
+        candidates.append(
+            Candidate(
+                subject_id=subject_id,
+                subject_name=names.get(subject_id, ""),
+                watchlist_id=watchlist_id,
+                watchlist_name=watchlist.name,
+                category=watchlist.category,
+                priority=watchlist.priority,
+                score=score,
+                threshold=watchlist.match_threshold,
+                above_threshold=score >= watchlist.match_threshold,
+                template_id=template_id,
+                photo_id=photo_id,
+            )
+        )
+    return SearchResult(candidates, chosen, eligible)

@@ -1,0 +1,34 @@
+"""Celery tasks of the watchlists app (thin: ids in, call the service)."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from celery import shared_task
+from django.db import OperationalError
+
+from backend.core.errors import ServiceUnavailable
+
+from . import services
+
+
+@shared_task(name="watchlists.subjects_expire", acks_late=True)
+def subjects_expire_task() -> int:
+    return services.subjects_expire()
+
+
+@shared_task(
+    name="watchlists.import_run",
+    acks_late=True,
+    autoretry_for=(ServiceUnavailable, OperationalError),
+    retry_backoff=10,
+    retry_backoff_max=600,
+    max_retries=12,
+)
+def import_run_task(job_id: str) -> dict[str, Any]:
+    """Runs (or resumes) one bulk import. Triton or the database away: retried with back-off,
+    continuing after the last committed row."""
+    from .importer import import_job_run
+
+    return import_job_run(job_id=UUID(job_id))

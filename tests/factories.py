@@ -1,0 +1,93 @@
+"""Factories for watchlist data. Rows are written straight to the database (fast, no Triton);
+tests of enrolment itself go through the service and the real inference server instead."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from datetime import timedelta
+from typing import Any
+
+import numpy as np
+from django.core.files.base import ContentFile
+from django.utils import timezone
+from PIL import Image
+
+from backend.accounts.models import User
+from backend.cameras.models import Zone
+from backend.watchlists.models import FaceTemplate, ImportJob, Subject, SubjectPhoto, Watchlist
+
+TEST_MODEL_VERSION = "test-model@1"
+
+
+def watchlist_make(*, zone: Zone, created_by: User, name: str = "Wanted", **fields: Any) -> Watchlist:
+    fields.setdefault("category", Watchlist.Category.WANTED)
+    return Watchlist.objects.create(zone=zone, created_by=created_by, name=name, **fields)
+
+
+def subject_make(
+    *,
+    watchlist: Watchlist,
+    created_by: User,
+    approved_by: User | None = None,
+    full_name: str = "Test Person",
+    status: str = Subject.Status.PENDING,
+    expires_in: timedelta = timedelta(days=30),
+    **fields: Any,
+) -> Subject:
+    if status == Subject.Status.ACTIVE and approved_by is None:
+        raise ValueError("an active subject needs an approver")
+    return Subject.objects.create(
+        watchlist=watchlist,
+        created_by=created_by,
+        approved_by=approved_by,
+        approved_at=timezone.now() if approved_by else None,
+        full_name=full_name,
+        legal_basis=fields.pop("legal_basis", "CrPC s.41 warrant 12/2026"),
+        status=status,
+        expires_at=timezone.now() + expires_in,
+        **fields,
+    )
+
+
+def jpeg_bytes(size: tuple[int, int] = (32, 32), colour: tuple[int, int, int] = (90, 90, 90)) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", size, colour).save(buffer, format="JPEG")
+    return buffer.getvalue()
+
+
+def photo_make(*, subject: Subject, created_by: User) -> SubjectPhoto:
+    data = jpeg_bytes(colour=(subject.pk % 255, 80, 80))
+    photo = SubjectPhoto(
+        subject=subject,
+        content_type="image/jpeg",
+        sha256=hashlib.sha256(data).hexdigest(),
+        width=32,
+        height=32,
+        face_box=[0, 0, 32, 32],
+        created_by=created_by,
+    )
+    photo.image.save("photo.jpg", ContentFile(data), save=True)
+    return photo
+
+
+def unit(vector: np.ndarray) -> np.ndarray:
+    return (vector / np.linalg.norm(vector)).astype(np.float32)
+
+
+def template_make(
+    *, photo: SubjectPhoto, embedding: np.ndarray, model_version: str = TEST_MODEL_VERSION
+) -> FaceTemplate:
+    return FaceTemplate.objects.create(
+        subject=photo.subject,
+        photo=photo,
+        watchlist_id=photo.subject.watchlist_id,
+        embedding=unit(embedding).tolist(),
+        model_version=model_version,
+        det_score=0.99,
+        quality={"face_px": 120.0, "interocular_px": 50.0, "sharpness": 100.0, "frontalness": 0.9},
+    )
+
+
+def import_job_make(*, watchlist: Watchlist, created_by: User) -> ImportJob:
+    return ImportJob.objects.create(watchlist=watchlist, created_by=created_by, status=ImportJob.Status.DONE)
