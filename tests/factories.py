@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import itertools
 from datetime import timedelta
 from typing import Any
 
@@ -50,14 +51,20 @@ def subject_make(
     )
 
 
-def jpeg_bytes(size: tuple[int, int] = (32, 32), colour: tuple[int, int, int] = (90, 90, 90)) -> bytes:
+def jpeg_bytes(
+    size: tuple[int, int] = (32, 32), colour: tuple[int, int, int] = (90, 90, 90), comment: str = ""
+) -> bytes:
     buffer = io.BytesIO()
-    Image.new("RGB", size, colour).save(buffer, format="JPEG")
+    Image.new("RGB", size, colour).save(buffer, format="JPEG", comment=comment)
     return buffer.getvalue()
 
 
+_photo_numbers = itertools.count(1)
+
+
 def photo_make(*, subject: Subject, created_by: User) -> SubjectPhoto:
-    data = jpeg_bytes(colour=(subject.pk % 255, 80, 80))
+    # A distinct JPEG comment -> distinct bytes -> distinct sha256 (unique per subject).
+    data = jpeg_bytes(comment=f"factory photo {next(_photo_numbers)}")
     photo = SubjectPhoto(
         subject=subject,
         content_type="image/jpeg",

@@ -22,7 +22,7 @@ import hashlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from django.conf import settings
@@ -43,7 +43,7 @@ _ELIGIBLE = """
     FROM watchlists_facetemplate t
     JOIN watchlists_subject s ON s.id = t.subject_id
     WHERE t.model_version = %(model_version)s
-      AND t.watchlist_id = ANY(%(watchlists)s)
+      AND t.watchlist_id = ANY(%(watchlists)s::bigint[])
       AND s.status = %(active)s
       AND s.expires_at > now()
 """
@@ -136,14 +136,39 @@ def _vector_literal(embedding: np.ndarray) -> str:
     return "[" + ",".join(f"{v:.7g}" for v in vector) + "]"
 
 
-def _run(sql: str, params: dict[str, object], *, hnsw: bool) -> list[tuple[int, int, int, int, float]]:
+def _run(sql: str, params: dict[str, object], *, hnsw: bool) -> list[tuple[Any, ...]]:
     with transaction.atomic(), connection.cursor() as cursor:
         if hnsw:
             # SET LOCAL: scoped to this transaction, so pooled connections keep their defaults.
             cursor.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
             cursor.execute("SELECT set_config('hnsw.ef_search', %s, true)", [str(settings.SEARCH_HNSW_EF)])
+            # The plan was chosen because the eligible set is large: walk the HNSW graph (the only
+            # way to get rows in distance order without a sort) rather than let the planner's row
+            # estimates, often stale on a growing table, pick a scan and sort.
+            cursor.execute("SET LOCAL enable_sort = off")
+            cursor.execute("SET LOCAL enable_seqscan = off")
         cursor.execute(sql, params)
-        return [(int(a), int(b), int(c), int(d), float(e)) for a, b, c, d, e in cursor.fetchall()]
+        return list(cursor.fetchall())
+
+
+def _params(embedding: np.ndarray, model_version: str, watchlist_ids: list[int], k: int) -> dict[str, object]:
+    return {
+        "probe": _vector_literal(embedding),
+        "model_version": model_version,
+        "watchlists": watchlist_ids,
+        "active": Subject.Status.ACTIVE,
+        "k": k,
+        "fetch": k * HNSW_OVERFETCH,
+    }
+
+
+def template_search_explain(
+    *, embedding: np.ndarray, model_version: str, watchlists: Sequence[Watchlist], k: int, plan: Plan
+) -> str:
+    """PostgreSQL's plan for one search (tests and operators check which index a plan uses)."""
+    sql = "EXPLAIN " + (_HNSW_SQL if plan == "hnsw" else _EXACT_SQL)
+    params = _params(embedding, model_version, [w.pk for w in watchlists], k)
+    return "\n".join(str(row[0]) for row in _run(sql, params, hnsw=plan == "hnsw"))
 
 
 def template_search(
@@ -164,14 +189,7 @@ def template_search(
     # instant on an empty set.
     eligible = sum(counts.get(pk, 0) for pk in by_id)
     chosen = plan or plan_choose(eligible=eligible)
-    params: dict[str, object] = {
-        "probe": _vector_literal(embedding),
-        "model_version": model_version,
-        "watchlists": list(by_id),
-        "active": Subject.Status.ACTIVE,
-        "k": k,
-        "fetch": k * HNSW_OVERFETCH,
-    }
+    params = _params(embedding, model_version, list(by_id), k)
     rows = _run(_HNSW_SQL if chosen == "hnsw" else _EXACT_SQL, params, hnsw=chosen == "hnsw")
     if chosen == "hnsw" and len(rows) < k and eligible > len(rows):
         logger.info("hnsw search returned %s of %s rows; falling back to the exact plan", len(rows), k)
@@ -180,21 +198,21 @@ def template_search(
     names = dict(Subject.objects.filter(pk__in=[r[1] for r in rows]).values_list("pk", "full_name"))
     candidates = []
     for template_id, subject_id, photo_id, watchlist_id, distance in rows:
-        watchlist = by_id[watchlist_id]
-        score = round(-distance, 6)
+        watchlist = by_id[int(watchlist_id)]
+        score = round(-float(distance), 6)
         candidates.append(
             Candidate(
-                subject_id=subject_id,
+                subject_id=int(subject_id),
                 subject_name=names.get(subject_id, ""),
-                watchlist_id=watchlist_id,
+                watchlist_id=int(watchlist_id),
                 watchlist_name=watchlist.name,
                 category=watchlist.category,
                 priority=watchlist.priority,
                 score=score,
                 threshold=watchlist.match_threshold,
                 above_threshold=score >= watchlist.match_threshold,
-                template_id=template_id,
-                photo_id=photo_id,
+                template_id=int(template_id),
+                photo_id=int(photo_id),
             )
         )
     return SearchResult(candidates, chosen, eligible)

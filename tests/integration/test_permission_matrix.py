@@ -66,7 +66,9 @@ def sample_kwargs(route: str, users_by_role, zones) -> dict[str, object]:  # typ
         return {"pk": token_create(user=officer, purpose="user")[0].pk}
     if route == "api:retention-detail":
         return {"data_kind": "login_attempts"}
-    if route.startswith(("api:watchlist-", "api:subject", "api:importjob-")) and not route.endswith(("-list", "-stats")):
+    if route.startswith(("api:watchlist-", "api:subject", "api:importjob-")) and not route.endswith(
+        ("-list", "-stats")
+    ):
         return {"pk": _watchlist_sample(route, users_by_role, zones).pk}
     return {}
 
