@@ -14,6 +14,7 @@ Failure handling, from the caller's point of view:
 
 from __future__ import annotations
 
+import atexit
 import logging
 import random
 import threading
@@ -229,6 +230,14 @@ class InferenceClient:
         except Exception:  # "not ready" is the answer to every failure here
             return False
 
+    def close(self) -> None:
+        """Close the gRPC channel (at process exit; a later call opens a new one)."""
+        with self._lock:
+            transport, self._transport = self._transport, None
+        close = getattr(transport, "close", None)
+        if close is not None:
+            close()
+
     # ------------------------------------------------------------ internals
 
     def _backoff(self, attempt: int) -> float:
@@ -376,6 +385,8 @@ def get_client() -> InferenceClient:
             from django.conf import settings
 
             _client = InferenceClient(settings.TRITON_URL, timeout_s=float(settings.TRITON_TIMEOUT_S))
+            # Closing before the interpreter tears gRPC down avoids tritonclient's noisy __del__.
+            atexit.register(_client.close)
         return _client
 
 

@@ -163,7 +163,7 @@ class SubjectPhotoSerializer(serializers.ModelSerializer[SubjectPhoto]):
 
 class PhotoUploadSerializer(serializers.Serializer[dict[str, Any]]):
     subject = VisibleSubjectField()
-    image = serializers.FileField()
+    image = serializers.FileField(allow_empty_file=True)  # image_validate names the empty file
     captured_on = serializers.DateField(required=False, allow_null=True)
     source = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
     box = serializers.ListField(
@@ -176,7 +176,7 @@ class PhotoUploadSerializer(serializers.Serializer[dict[str, Any]]):
 
 
 class IdentifySerializer(serializers.Serializer[dict[str, Any]]):
-    image = serializers.FileField()
+    image = serializers.FileField(allow_empty_file=True)  # image_validate names the empty file
     purpose = serializers.CharField(max_length=500, help_text="Why this search is made (recorded in the audit log).")
     k = serializers.IntegerField(min_value=1, max_value=20, default=5)
     watchlists = serializers.ListField(child=serializers.IntegerField(), required=False)

@@ -38,8 +38,10 @@ BOX_MATCH_MIN_IOU = 0.5
 
 
 class EnrolmentError(ApplicationError):
-    """A photo that cannot give a template; `code` names the reason (no_face, multiple_faces, ...)."""
+    """A photo that cannot give a template; `code` names the reason (no_face, multiple_faces, ...).
+    422: the file itself was fine (that would be InvalidUpload, 400), the face in it was not."""
 
+    status_code = 422
     code = "enrolment_rejected"
 
 
