@@ -82,7 +82,8 @@ class WatchlistViewSet(viewsets.ModelViewSet[Watchlist]):
     @action(detail=False, methods=["get"], url_path="stats", pagination_class=None, filter_backends=[])
     def stats(self, request: Request) -> Response:
         """Counts per watchlist (no names of people, no photos): the commissioner's view."""
-        return Response(WatchlistStatsSerializer(selectors.watchlist_stats(user=acting_user(request)), many=True).data)
+        rows = selectors.watchlist_stats(user=acting_user(request))
+        return Response(WatchlistStatsSerializer(rows, many=True).data)  # type: ignore[arg-type]
 
     @extend_schema(request=ImportUploadSerializer, responses={202: ImportJobSerializer})
     @action(detail=True, methods=["post"], url_path="import", parser_classes=[MultiPartParser, FormParser])

@@ -33,6 +33,11 @@ def purge_lapsed_biometrics(cutoff: datetime) -> int:
     photos.delete()
     Subject.objects.filter(pk__in=subject_ids).update(biometrics_purged_at=timezone.now())
     storage = SubjectPhoto._meta.get_field("image").storage  # type: ignore[attr-defined]
+
+    def delete_files() -> None:
+        for name in files:
+            storage.delete(name)
+
     # Files go only once the deletion is committed: a rolled-back purge leaves everything in place.
-    transaction.on_commit(lambda: [storage.delete(name) for name in files])
+    transaction.on_commit(delete_files)
     return len(files)

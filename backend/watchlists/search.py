@@ -136,7 +136,7 @@ def _vector_literal(embedding: np.ndarray) -> str:
     return "[" + ",".join(f"{v:.7g}" for v in vector) + "]"
 
 
-def _run(sql: str, params: dict[str, object], *, hnsw: bool) -> list[tuple[Any, ...]]:
+def _run(sql: str, params: dict[str, Any], *, hnsw: bool) -> list[tuple[Any, ...]]:
     with transaction.atomic(), connection.cursor() as cursor:
         if hnsw:
             # SET LOCAL: scoped to this transaction, so pooled connections keep their defaults.
@@ -151,7 +151,7 @@ def _run(sql: str, params: dict[str, object], *, hnsw: bool) -> list[tuple[Any, 
         return list(cursor.fetchall())
 
 
-def _params(embedding: np.ndarray, model_version: str, watchlist_ids: list[int], k: int) -> dict[str, object]:
+def _params(embedding: np.ndarray, model_version: str, watchlist_ids: list[int], k: int) -> dict[str, Any]:
     return {
         "probe": _vector_literal(embedding),
         "model_version": model_version,

@@ -7,6 +7,7 @@ from django.urls import reverse
 from django.utils import timezone
 from rest_framework import serializers
 
+from backend.accounts.models import User
 from backend.accounts.selectors import zone_list_visible_to
 from backend.cameras.models import Zone
 
@@ -43,7 +44,7 @@ class VisibleSubjectField(_UserScopedField):
 
 class WatchlistSerializer(serializers.ModelSerializer[Watchlist]):
     zone = VisibleZoneField()
-    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    created_by = serializers.SlugRelatedField[User](slug_field="username", read_only=True)
 
     class Meta:
         model = Watchlist
@@ -81,8 +82,8 @@ class SubjectSerializer(serializers.ModelSerializer[Subject]):
     aliases = serializers.ListField(
         child=serializers.CharField(max_length=200), max_length=MAX_ALIASES, required=False, default=list
     )
-    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    approved_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    created_by = serializers.SlugRelatedField[User](slug_field="username", read_only=True)
+    approved_by = serializers.SlugRelatedField[User](slug_field="username", read_only=True)
     photo_count = serializers.IntegerField(read_only=True, default=0)
     matching = serializers.SerializerMethodField(help_text="Active, unexpired, on an active list: it can match now.")
     submit = serializers.BooleanField(
@@ -138,7 +139,7 @@ class TemplateSerializer(serializers.Serializer[dict[str, Any]]):
 class SubjectPhotoSerializer(serializers.ModelSerializer[SubjectPhoto]):
     templates = TemplateSerializer(many=True, read_only=True)
     image_url = serializers.SerializerMethodField(help_text="GET with ?purpose=...; every view is audited.")
-    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    created_by = serializers.SlugRelatedField[User](slug_field="username", read_only=True)
 
     class Meta:
         model = SubjectPhoto
@@ -165,7 +166,7 @@ class PhotoUploadSerializer(serializers.Serializer[dict[str, Any]]):
     subject = VisibleSubjectField()
     image = serializers.FileField(allow_empty_file=True)  # image_validate names the empty file
     captured_on = serializers.DateField(required=False, allow_null=True)
-    source = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    source = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")  # type: ignore[assignment]
     box = serializers.ListField(
         child=serializers.FloatField(min_value=0),
         min_length=4,
@@ -215,7 +216,7 @@ class ImportUploadSerializer(serializers.Serializer[dict[str, Any]]):
 
 
 class ImportJobSerializer(serializers.ModelSerializer[ImportJob]):
-    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    created_by = serializers.SlugRelatedField[User](slug_field="username", read_only=True)
 
     class Meta:
         model = ImportJob

@@ -491,7 +491,8 @@ def photo_store(
 
 
 def photo_file_discard(photo: SubjectPhoto) -> None:
-    photo.image.storage.delete(photo.image.name)
+    if photo.image.name:
+        photo.image.storage.delete(photo.image.name)
 
 
 def subject_photo_add(
@@ -542,9 +543,9 @@ def subject_photo_delete(*, photo: SubjectPhoto, actor: User, request: HttpReque
         zone=subject.watchlist.zone,
         summary={"photo_id": photo.pk},
     )
-    name = photo.image.name
+    name, storage = str(photo.image.name), photo.image.storage
     photo.delete()
-    transaction.on_commit(lambda: photo.image.storage.delete(name))
+    transaction.on_commit(lambda: storage.delete(name))
 
 
 def subject_photo_read(*, photo: SubjectPhoto, actor: User, purpose: str, request: HttpRequest | None = None) -> bytes:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from celery import shared_task
+from celery import Task, shared_task
 from django.db import OperationalError
 
 from backend.core.errors import ServiceUnavailable
@@ -19,6 +19,7 @@ def subjects_expire_task() -> int:
 
 
 @shared_task(
+    bind=True,
     name="watchlists.import_run",
     acks_late=True,
     autoretry_for=(ServiceUnavailable, OperationalError),
@@ -26,9 +27,15 @@ def subjects_expire_task() -> int:
     retry_backoff_max=600,
     max_retries=12,
 )
-def import_run_task(job_id: str) -> dict[str, Any]:
+def import_run_task(self: Task, job_id: str) -> dict[str, Any]:
     """Runs (or resumes) one bulk import. Triton or the database away: retried with back-off,
-    continuing after the last committed row."""
-    from .importer import import_job_run
+    continuing after the last committed row; once the retries are used up the job is marked
+    failed instead of showing as running for ever."""
+    from .importer import import_job_give_up, import_job_run
 
-    return import_job_run(job_id=UUID(job_id))
+    try:
+        return import_job_run(job_id=UUID(job_id))
+    except (ServiceUnavailable, OperationalError):
+        if self.request.retries >= (self.max_retries or 0):
+            import_job_give_up(job_id=UUID(job_id), why="an outage of the inference service or database")
+        raise
