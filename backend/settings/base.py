@@ -96,6 +96,10 @@ CELERY_RESULT_BACKEND = None  # tasks never return results to callers (STYLE.md:
 CELERY_TASK_ACKS_LATE = True  # a worker that dies mid-task leaves the message for another worker
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Redis re-delivers an unacknowledged (acks_late) task after this long. It must exceed the longest
+# task (a bulk import of thousands of photos), or a second worker starts the same job while the
+# first still runs (the importer would not duplicate rows, but the work would be done twice).
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 6 * 3600}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "retention-run": {"task": "core.retention_run", "schedule": timedelta(hours=1)},

@@ -432,12 +432,15 @@ def import_job_run(*, job_id: UUID) -> dict[str, Any]:
         return bool(done == index)
 
     def save_progress(current: ImportReport) -> None:
-        ImportJob.objects.filter(pk=job.pk).update(
-            processed_rows=current.processed_rows,
-            subjects_created=current.subjects_created,
-            photos_enrolled=current.photos_enrolled,
-            rejected=current.rejected,
-        )
+        counters: dict[str, Any] = {
+            "processed_rows": current.processed_rows,
+            "subjects_created": current.subjects_created,
+            "photos_enrolled": current.photos_enrolled,
+        }
+        # The list only grows: rewrite it only when this row added to it, not with every row.
+        if len(current.rejected) != len(report.rejected):
+            counters["rejected"] = current.rejected
+        ImportJob.objects.filter(pk=job.pk).update(**counters)
 
     status, error = ImportJob.Status.DONE, ""
     try:

@@ -28,6 +28,7 @@ import numpy as np
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection, transaction
+from django.utils import timezone
 
 from .models import Subject, Watchlist
 
@@ -45,7 +46,7 @@ _ELIGIBLE = """
     WHERE t.model_version = %(model_version)s
       AND t.watchlist_id = ANY(%(watchlists)s::bigint[])
       AND s.status = %(active)s
-      AND s.expires_at > now()
+      AND s.expires_at > %(now)s
 """
 
 # Only constant fragments are joined; every value is a bound parameter.
@@ -157,6 +158,9 @@ def _params(embedding: np.ndarray, model_version: str, watchlist_ids: list[int],
         "model_version": model_version,
         "watchlists": watchlist_ids,
         "active": Subject.Status.ACTIVE,
+        # The moment of the search, not the transaction's start (PostgreSQL's now()): a search in
+        # a long transaction must still refuse a listing that expired a second ago.
+        "now": timezone.now(),
         "k": k,
         "fetch": k * HNSW_OVERFETCH,
     }

@@ -5,6 +5,8 @@ from typing import Any
 from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from backend.accounts.models import User
@@ -17,6 +19,7 @@ from .selectors import subject_list_visible_to, watchlist_list_visible_to
 MAX_ALIASES = 20
 
 
+@extend_schema_field(OpenApiTypes.INT)
 class _UserScopedField(serializers.PrimaryKeyRelatedField):  # type: ignore[type-arg]
     """A foreign key the caller may only point at objects of their own zones."""
 

@@ -11,6 +11,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest
@@ -33,6 +34,8 @@ SUBJECT_FIELDS = ("watchlist", "full_name", "aliases", "case_reference", "legal_
 # Changing one of these on an approved subject sends it back for approval: they decide whether,
 # where and until when a person may be searched for.
 MATERIAL_SUBJECT_FIELDS = frozenset({"watchlist", "legal_basis", "expires_at", "full_name"})
+SUPERVISORS = frozenset({Role.SUPERVISOR})
+SOURCE_MAX = 200
 # A face picked by the caller's box must overlap it at least this much (intersection over union).
 BOX_MATCH_MIN_IOU = 0.5
 
@@ -73,6 +76,24 @@ def zone_check(*, actor: User, zone: Zone) -> None:
         raise PermissionDenied("This watchlist belongs to a zone you are not a member of.", code="outside_zone")
 
 
+def writer_check(*, actor: User, roles: frozenset[Role] = frozenset({Role.OFFICER, Role.SUPERVISOR})) -> None:
+    """Only officers and supervisors change listings, supervisors change lists. The permission
+    matrix already says so for the API; this holds for every other caller (commands, tasks)."""
+    if actor.role not in roles:
+        raise PermissionDenied("Your role cannot change watchlists or listings.", code="role_not_allowed")
+
+
+def _full_clean(obj: Any) -> None:
+    """Model validation as one of our errors (a clear 400), not Django's ValidationError."""
+    try:
+        obj.full_clean()
+    except ValidationError as error:
+        fields = ", ".join(sorted(error.message_dict)) if hasattr(error, "error_dict") else "value"
+        raise ApplicationError(
+            f"Invalid {fields}.", code="invalid_fields", extra={"errors": getattr(error, "message_dict", {})}
+        ) from None
+
+
 def _check_expiry(expires_at: datetime) -> None:
     now = timezone.now()
     if expires_at <= now:
@@ -90,11 +111,12 @@ def _check_expiry(expires_at: datetime) -> None:
 
 @transaction.atomic
 def watchlist_create(*, actor: User, request: HttpRequest | None = None, zone: Zone, **fields: Any) -> Watchlist:
+    writer_check(actor=actor, roles=SUPERVISORS)
     zone_check(actor=actor, zone=zone)
     if Watchlist.objects.filter(zone=zone, name=fields["name"]).exists():
         raise Conflict("This zone already has a watchlist of that name.", code="duplicate_watchlist")
     watchlist = Watchlist(zone=zone, created_by=actor, **fields)
-    watchlist.full_clean()
+    _full_clean(watchlist)
     watchlist.save()
     audit_record(
         action="watchlist.create",
@@ -112,13 +134,14 @@ def watchlist_create(*, actor: User, request: HttpRequest | None = None, zone: Z
 def watchlist_update(
     *, watchlist: Watchlist, actor: User, request: HttpRequest | None = None, **fields: Any
 ) -> Watchlist:
+    writer_check(actor=actor, roles=SUPERVISORS)
     zone_check(actor=actor, zone=watchlist.zone)
     if "zone" in fields:
         zone_check(actor=actor, zone=fields["zone"])
     before = _snapshot(watchlist, WATCHLIST_FIELDS)
     for name, value in fields.items():
         setattr(watchlist, name, value)
-    watchlist.full_clean()
+    _full_clean(watchlist)
     watchlist.save()
     audit_record(
         action="watchlist.update",
@@ -134,6 +157,7 @@ def watchlist_update(
 
 @transaction.atomic
 def watchlist_delete(*, watchlist: Watchlist, actor: User, request: HttpRequest | None = None) -> None:
+    writer_check(actor=actor, roles=SUPERVISORS)
     zone_check(actor=actor, zone=watchlist.zone)
     if watchlist.subjects.exists() or watchlist.import_jobs.exists():
         raise Conflict("The watchlist has subjects; deactivate it instead.", code="watchlist_in_use")
@@ -166,6 +190,7 @@ def subject_create(
 ) -> Subject:
     """A new listing starts pending (or draft when submit=False); it matches nothing until a
     supervisor other than its creator approves it."""
+    writer_check(actor=actor)
     zone_check(actor=actor, zone=watchlist.zone)
     if not legal_basis.strip():
         raise ApplicationError("Every listing needs a legal basis.", code="legal_basis_required")
@@ -179,7 +204,7 @@ def subject_create(
         status=Subject.Status.PENDING if submit else Subject.Status.DRAFT,
         **fields,
     )
-    subject.full_clean()
+    _full_clean(subject)
     subject.save()
     audit_record(
         action="subject.create",
@@ -200,6 +225,7 @@ def _locked(subject: Subject) -> Subject:
 @transaction.atomic
 def subject_update(*, subject: Subject, actor: User, request: HttpRequest | None = None, **fields: Any) -> Subject:
     subject = _locked(subject)
+    writer_check(actor=actor)
     zone_check(actor=actor, zone=subject.watchlist.zone)
     if subject.status == Subject.Status.REMOVED:
         raise Conflict("A removed listing cannot be changed.", code="subject_removed")
@@ -217,7 +243,7 @@ def subject_update(*, subject: Subject, actor: User, request: HttpRequest | None
         # Re-approval: it stops matching now, and a second person must look at the change.
         subject.status = Subject.Status.PENDING
         subject.approved_by, subject.approved_at = None, None
-    subject.full_clean()
+    _full_clean(subject)
     subject.save()
     if "watchlist" in fields:
         FaceTemplate.objects.filter(subject=subject).update(watchlist=subject.watchlist)
@@ -267,6 +293,7 @@ def _transition(
 @transaction.atomic
 def subject_submit(*, subject: Subject, actor: User, request: HttpRequest | None = None) -> Subject:
     subject = _locked(subject)
+    writer_check(actor=actor)
     zone_check(actor=actor, zone=subject.watchlist.zone)
     return _transition(
         subject,
@@ -282,6 +309,7 @@ def subject_submit(*, subject: Subject, actor: User, request: HttpRequest | None
 def subject_approve(*, subject: Subject, actor: User, request: HttpRequest | None = None) -> Subject:
     """Two-person rule: a supervisor of the watchlist's zone who did not create the listing."""
     subject = _locked(subject)
+    writer_check(actor=actor)
     zone_check(actor=actor, zone=subject.watchlist.zone)
     if actor.role != Role.SUPERVISOR:
         raise PermissionDenied("Only a supervisor can approve a listing.", code="not_supervisor")
@@ -305,6 +333,7 @@ def subject_approve(*, subject: Subject, actor: User, request: HttpRequest | Non
 @transaction.atomic
 def subject_reject(*, subject: Subject, actor: User, reason: str, request: HttpRequest | None = None) -> Subject:
     subject = _locked(subject)
+    writer_check(actor=actor)
     zone_check(actor=actor, zone=subject.watchlist.zone)
     if not reason.strip():
         raise ApplicationError("Say why the listing is rejected.", code="reason_required")
@@ -323,6 +352,7 @@ def subject_reject(*, subject: Subject, actor: User, reason: str, request: HttpR
 def subject_remove(*, subject: Subject, actor: User, reason: str, request: HttpRequest | None = None) -> Subject:
     """Stops matching at once; photos and templates go with the retention purge."""
     subject = _locked(subject)
+    writer_check(actor=actor)
     zone_check(actor=actor, zone=subject.watchlist.zone)
     if not reason.strip():
         raise ApplicationError("Say why the listing is removed.", code="reason_required")
@@ -452,6 +482,8 @@ def photo_store(
         raise Conflict("Photos cannot be added to an expired or removed listing.", code="invalid_status")
     if subject.photos.filter(sha256=prepared.sha256).exists():
         raise Conflict("This photo is already enrolled for this subject.", code="duplicate_photo")
+    if len(source) > SOURCE_MAX:
+        raise ApplicationError(f"The photo's source may be at most {SOURCE_MAX} characters.", code="value_too_long")
     face = prepared.face
     photo = SubjectPhoto(
         subject=subject,
@@ -506,6 +538,7 @@ def subject_photo_add(
     box: Sequence[float] | None = None,
 ) -> SubjectPhoto:
     """Photo -> checks -> Triton -> exactly one good face -> photo file + template, audited."""
+    writer_check(actor=actor)
     zone_check(actor=actor, zone=subject.watchlist.zone)
     prepared = photo_prepare(data=data, box=box)
     with transaction.atomic():
@@ -531,6 +564,7 @@ def _template_store(*, photo: SubjectPhoto, face: Face) -> FaceTemplate:
 @transaction.atomic
 def subject_photo_delete(*, photo: SubjectPhoto, actor: User, request: HttpRequest | None = None) -> None:
     subject = _locked(photo.subject)
+    writer_check(actor=actor)
     zone_check(actor=actor, zone=subject.watchlist.zone)
     if subject.status == Subject.Status.ACTIVE and subject.photos.count() == 1:
         raise Conflict("An active listing needs at least one photo; remove the listing instead.", code="last_photo")
