@@ -257,3 +257,20 @@ def test_identify_api_needs_a_purpose_is_audited_and_scoped(
     elsewhere = south.post(IDENTIFY, {"image": upload(probe), "purpose": "FIR 55/2026 suspect photo"})
     assert elsewhere.status_code == 200 and elsewhere.json()["faces"][0]["candidates"] == []
     assert elsewhere.json()["watchlists_searched"] == 0
+
+
+def test_search_by_photo_is_rate_limited(client_as, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The "expensive" scope (API_RATE_EXPENSIVE, 30/minute by default), counted in Redis."""
+    from django.core.cache import cache
+    from rest_framework.throttling import ScopedRateThrottle
+
+    monkeypatch.setattr(
+        ScopedRateThrottle, "THROTTLE_RATES", {**ScopedRateThrottle.THROTTLE_RATES, "expensive": "2/minute"}
+    )
+    cache.clear()
+    officer = client_as(Role.OFFICER)
+    statuses = [
+        officer.post(IDENTIFY, {"image": upload(b""), "purpose": "rate limit check"}).status_code for _ in range(3)
+    ]
+    assert statuses == [400, 400, 429]
+    cache.clear()
