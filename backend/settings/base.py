@@ -189,11 +189,13 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = UPLOAD_MAX_BYTES + 1024 * 1024
 ENROL_MIN_INTEROCULAR_PX = env_int("ENROL_MIN_INTEROCULAR_PX", 24, minimum=16, maximum=200)
 # Longest a watchlist entry may be approved for before it must be renewed (and re-approved).
 WATCHLIST_MAX_EXPIRY_DAYS = env_int("WATCHLIST_MAX_EXPIRY_DAYS", 730, minimum=1, maximum=3650)
-# 1:N search: exact scan over the eligible templates up to this many, HNSW above (search.py).
-SEARCH_EXACT_MAX_TEMPLATES = env_int("SEARCH_EXACT_MAX_TEMPLATES", 50_000, minimum=0, maximum=10_000_000)
+# 1:N search: exact scan over the eligible templates up to this many, HNSW above (search.py;
+# figures from backend/watchlists/benchmark.py in docs/architecture.md).
+SEARCH_EXACT_MAX_TEMPLATES = env_int("SEARCH_EXACT_MAX_TEMPLATES", 20_000, minimum=0, maximum=10_000_000)
 # A bulk-import zip (subjects.csv + photos).
 IMPORT_MAX_BYTES = env_int("IMPORT_MAX_BYTES", 500 * 1024 * 1024, minimum=1024 * 1024, maximum=5 * 1024**3)
-SEARCH_HNSW_EF = env_int("SEARCH_HNSW_EF", 100, minimum=10, maximum=1000)
+SEARCH_HNSW_EF = env_int("SEARCH_HNSW_EF", 100, minimum=10, maximum=1000)  # up to 100k eligible
+SEARCH_HNSW_EF_LARGE = env_int("SEARCH_HNSW_EF_LARGE", 400, minimum=10, maximum=1000)  # above
 
 # --- audit -------------------------------------------------------------------------------
 # Signed checkpoints of the audit chain and the Ed25519 key that signs them live outside the

@@ -5,12 +5,15 @@ passed, on one of the given (active, in-scope) watchlists. The filter is applied
 never after a LIMIT, so a filter can never hide a candidate (the trap of a filtered HNSW scan, see
 docs/architecture.md "1:N search").
 
-Two plans, chosen per query by the number of eligible templates (`SEARCH_EXACT_MAX_TEMPLATES`):
-- exact: scan every eligible template through the B-tree on (model_version, watchlist). Complete
-  and exact by construction; at 1% of a million rows it is a few milliseconds.
+Two plans, chosen per query by the number of templates on the searched lists
+(`SEARCH_EXACT_MAX_TEMPLATES`, 20,000 by default):
+- exact: score every eligible template (B-tree on (model_version, watchlist), or a scan), keep the
+  nearest. Complete and exact by construction. Measured (benchmark.py, face-like synthetic data,
+  2 cores): 0.5 ms for 57 eligible rows, 2.7 ms for 900, 25 ms for 9,000 in a 1M-row table.
 - hnsw: above the crossover, the HNSW index with pgvector's iterative scan (`relaxed_order`) walks
-  the graph until enough rows pass the filter; the rows are re-ranked exactly. If it still returns
-  fewer rows than asked while more are eligible, the exact plan runs instead.
+  the graph until enough rows pass the filter; the rows are re-ranked exactly. Approximate: recall@1
+  0.98 at 100k templates (ef 100, 1.8 ms), 0.96 at 1M (ef 400, 9 ms) where exact takes 270 ms. If
+  it returns fewer subjects than asked while more are eligible, the exact plan runs instead.
 
 Scores are cosine similarities of unit templates: score = -(a <#> b). Candidates are per subject
 (the best of a subject's templates), best first.
@@ -36,9 +39,9 @@ logger = logging.getLogger(__name__)
 
 Plan = Literal["exact", "hnsw"]
 COUNTS_CACHE_SECONDS = 60
-# The HNSW plan fetches this many templates per requested candidate before per-subject grouping
-# (a subject with several photos fills several rows).
-HNSW_OVERFETCH = 4
+# Both plans fetch this many templates per requested candidate before per-subject grouping
+# (a subject with several photos fills several rows); the HNSW plan re-ranks them exactly.
+OVERFETCH = 4
 
 _ELIGIBLE = """
     FROM watchlists_facetemplate t
@@ -49,31 +52,41 @@ _ELIGIBLE = """
       AND s.expires_at > %(now)s
 """
 
-# Only constant fragments are joined; every value is a bound parameter.
-_EXACT_SQL = f"""
-    SELECT id, subject_id, photo_id, watchlist_id, distance FROM (
-        SELECT DISTINCT ON (t.subject_id)
-               t.id, t.subject_id, t.photo_id, t.watchlist_id, t.embedding <#> %(probe)s::vector AS distance
-        {_ELIGIBLE}
-        ORDER BY t.subject_id, distance
-    ) best
+# Only constant fragments are joined below; every value is a bound parameter.
+_SCORED = f"""
+    SELECT t.id, t.subject_id, t.photo_id, t.watchlist_id, t.embedding <#> %(probe)s::vector AS distance
+    {_ELIGIBLE}
+"""
+# Best template per subject among `nearest`, best subjects first, with how many rows `nearest` had.
+_GROUP = """
+    SELECT id, subject_id, photo_id, watchlist_id, distance, (SELECT count(*) FROM nearest) AS fetched
+    FROM (SELECT DISTINCT ON (subject_id) * FROM nearest ORDER BY subject_id, distance) best
     ORDER BY distance
     LIMIT %(k)s
+"""
+# Exact: score every eligible row (the materialised CTE has no ORDER BY, so the planner can never
+# reach for the HNSW index), then keep the `fetch` nearest. If those hold k subjects, they are the
+# k best subjects: every template ranked above a subject's best belongs to a better subject.
+_EXACT_SQL = f"""
+    WITH scored AS MATERIALIZED ({_SCORED}),
+         nearest AS (SELECT * FROM scored ORDER BY distance LIMIT %(fetch)s)
+    {_GROUP}
 """  # noqa: S608
-
+# Exact, every subject: for the rare probe whose `fetch` nearest rows hold fewer than k subjects.
+_EXACT_ALL_SQL = f"""
+    WITH nearest AS MATERIALIZED ({_SCORED})
+    {_GROUP}
+"""
+# HNSW: the index walks the graph in distance order; with iterative scan it keeps walking until
+# `fetch` rows pass the filter. Distances are exact, so the grouping re-ranks exactly.
 _HNSW_SQL = f"""
     WITH nearest AS MATERIALIZED (
-        SELECT t.id, t.subject_id, t.photo_id, t.watchlist_id, t.embedding <#> %(probe)s::vector AS distance
-        {_ELIGIBLE}
+        {_SCORED}
         ORDER BY t.embedding <#> %(probe)s::vector
         LIMIT %(fetch)s
     )
-    SELECT id, subject_id, photo_id, watchlist_id, distance FROM (
-        SELECT DISTINCT ON (subject_id) * FROM nearest ORDER BY subject_id, distance
-    ) best
-    ORDER BY distance
-    LIMIT %(k)s
-"""  # noqa: S608
+    {_GROUP}
+"""
 
 
 @dataclass(frozen=True)
@@ -137,12 +150,19 @@ def _vector_literal(embedding: np.ndarray) -> str:
     return "[" + ",".join(f"{v:.7g}" for v in vector) + "]"
 
 
-def _run(sql: str, params: dict[str, Any], *, hnsw: bool) -> list[tuple[Any, ...]]:
+def hnsw_ef(*, eligible: int) -> int:
+    """ef_search grows with the gallery: on face-like data recall@1 at ef 100 was 0.98 at 100k
+    templates but 0.84 at 1M, where ef 400 gave 0.96 at 9 ms (backend/watchlists/benchmark.py)."""
+    return settings.SEARCH_HNSW_EF if eligible <= 100_000 else settings.SEARCH_HNSW_EF_LARGE
+
+
+def _run(sql: str, params: dict[str, Any], *, ef: int | None = None) -> list[tuple[Any, ...]]:
+    """ef: run the HNSW plan with this ef_search; None for the exact plans."""
     with transaction.atomic(), connection.cursor() as cursor:
-        if hnsw:
+        if ef is not None:
             # SET LOCAL: scoped to this transaction, so pooled connections keep their defaults.
             cursor.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
-            cursor.execute("SELECT set_config('hnsw.ef_search', %s, true)", [str(settings.SEARCH_HNSW_EF)])
+            cursor.execute("SELECT set_config('hnsw.ef_search', %s, true)", [str(ef)])
             # The plan was chosen because the eligible set is large: walk the HNSW graph (the only
             # way to get rows in distance order without a sort) rather than let the planner's row
             # estimates, often stale on a growing table, pick a scan and sort.
@@ -162,7 +182,7 @@ def _params(embedding: np.ndarray, model_version: str, watchlist_ids: list[int],
         # a long transaction must still refuse a listing that expired a second ago.
         "now": timezone.now(),
         "k": k,
-        "fetch": k * HNSW_OVERFETCH,
+        "fetch": k * OVERFETCH,
     }
 
 
@@ -172,7 +192,8 @@ def template_search_explain(
     """PostgreSQL's plan for one search (tests and operators check which index a plan uses)."""
     sql = "EXPLAIN " + (_HNSW_SQL if plan == "hnsw" else _EXACT_SQL)
     params = _params(embedding, model_version, [w.pk for w in watchlists], k)
-    return "\n".join(str(row[0]) for row in _run(sql, params, hnsw=plan == "hnsw"))
+    ef = settings.SEARCH_HNSW_EF if plan == "hnsw" else None
+    return "\n".join(str(row[0]) for row in _run(sql, params, ef=ef))
 
 
 def template_search(
@@ -194,14 +215,19 @@ def template_search(
     eligible = sum(counts.get(pk, 0) for pk in by_id)
     chosen = plan or plan_choose(eligible=eligible)
     params = _params(embedding, model_version, list(by_id), k)
-    rows = _run(_HNSW_SQL if chosen == "hnsw" else _EXACT_SQL, params, hnsw=chosen == "hnsw")
-    if chosen == "hnsw" and len(rows) < k and eligible > len(rows):
-        logger.info("hnsw search returned %s of %s rows; falling back to the exact plan", len(rows), k)
-        rows = _run(_EXACT_SQL, params, hnsw=False)
-        chosen = "exact"
+    rows: list[tuple[Any, ...]] = []
+    if chosen == "hnsw":
+        rows = _run(_HNSW_SQL, params, ef=hnsw_ef(eligible=eligible))
+        if len(rows) < k and eligible > len(rows):
+            logger.info("hnsw search gave %s of %s subjects; running the exact plan", len(rows), k)
+            chosen = "exact"
+    if chosen == "exact":
+        rows = _run(_EXACT_SQL, params)
+        if len(rows) < k and rows and rows[0][5] >= params["fetch"]:
+            rows = _run(_EXACT_ALL_SQL, params)  # a few subjects own all the nearest rows
     names = dict(Subject.objects.filter(pk__in=[r[1] for r in rows]).values_list("pk", "full_name"))
     candidates = []
-    for template_id, subject_id, photo_id, watchlist_id, distance in rows:
+    for template_id, subject_id, photo_id, watchlist_id, distance, _fetched in rows:
         watchlist = by_id[int(watchlist_id)]
         score = round(-float(distance), 6)
         candidates.append(

@@ -132,6 +132,22 @@ def test_subject_with_several_photos_is_one_candidate_with_its_best_score(zones,
     assert result.candidates[0].score == pytest.approx(float(best @ probe), abs=1e-5)
 
 
+def test_a_subject_owning_all_the_nearest_rows_does_not_hide_the_next_one(zones, users_by_role, people) -> None:  # type: ignore[no-untyped-def]
+    """The exact plan keeps the 4k nearest templates; when one subject owns all of them, the
+    plan widens to every subject instead of answering with fewer than k."""
+    rng = np.random.default_rng(9)
+    watchlist = watchlist_make(zone=zones["north"], created_by=users_by_role[Role.SUPERVISOR])
+    probe = unit(rng.normal(size=128))
+    prolific = enrol(watchlist, people, near(probe, rng, 0.02), name="25 photos")
+    for _ in range(24):
+        template_make(photo=photo_make(subject=prolific, created_by=people[0]), embedding=near(probe, rng, 0.02))
+    second = enrol(watchlist, people, near(probe, rng, 0.2), name="second")
+    result = template_search(
+        embedding=probe, model_version=TEST_MODEL_VERSION, watchlists=[watchlist], k=2, plan="exact"
+    )
+    assert [c.subject_id for c in result.candidates] == [prolific.pk, second.pk]
+
+
 def test_threshold_comes_from_each_watchlist(zones, users_by_role, people) -> None:  # type: ignore[no-untyped-def]
     rng = np.random.default_rng(5)
     supervisor = users_by_role[Role.SUPERVISOR]
