@@ -33,7 +33,7 @@ def test_weak_password_is_refused_with_the_reason(client_as, zones) -> None:  # 
 
 def test_role_change_replaces_the_old_role(client_as, users_by_role) -> None:  # type: ignore[no-untyped-def]
     officer = users_by_role[Role.OFFICER]
-    response = client_as(Role.ADMIN).patch(f"/api/v1/v1/users/{officer.pk}/", {"role": "supervisor"}, format="json")
+    response = client_as(Role.ADMIN).patch(f"/api/v1/users/{officer.pk}/", {"role": "supervisor"}, format="json")
     assert response.status_code == 200
     officer.refresh_from_db()
     assert list(officer.groups.values_list("name", flat=True)) == ["supervisor"]
@@ -41,7 +41,7 @@ def test_role_change_replaces_the_old_role(client_as, users_by_role) -> None:  #
 
 def test_admin_cannot_deactivate_themselves(client_as, users_by_role) -> None:  # type: ignore[no-untyped-def]
     admin = users_by_role[Role.ADMIN]
-    response = client_as(Role.ADMIN).delete(f"/api/v1/v1/users/{admin.pk}/")
+    response = client_as(Role.ADMIN).delete(f"/api/v1/users/{admin.pk}/")
     assert response.status_code == 400 and response.json()["code"] == "self_deactivation"
 
 
@@ -50,7 +50,7 @@ def test_officers_see_their_zones_commissioners_see_all(client_as, zones) -> Non
     commissioner_codes = [z["code"] for z in client_as(Role.COMMISSIONER).get("/api/v1/zones/").json()["results"]]
     assert officer_codes == ["north"]
     assert sorted(commissioner_codes) == ["north", "south"]
-    assert client_as(Role.OFFICER).get(f"/api/v1/v1/zones/{zones['south'].pk}/").status_code == 404
+    assert client_as(Role.OFFICER).get(f"/api/v1/zones/{zones['south'].pk}/").status_code == 404
 
 
 def test_me_reports_role_and_zones(client_as) -> None:  # type: ignore[no-untyped-def]

@@ -74,9 +74,9 @@ def test_only_admins_issue_service_tokens(client_as, users_by_role) -> None:  # 
     body = issued.json()
     assert body["purpose"] == "camera_push" and len(body["key"]) > 30
     # The key is never shown again.
-    listed = client_as(Role.ADMIN).get(f"/api/v1/v1/tokens/{body['id']}/").json()
+    listed = client_as(Role.ADMIN).get(f"/api/v1/tokens/{body['id']}/").json()
     assert "key" not in listed
     # The holder's user can see and revoke it; others cannot see it.
-    assert client_as(Role.OFFICER).delete(f"/api/v1/v1/tokens/{body['id']}/").status_code == 204
-    assert client_as(Role.SUPERVISOR).get(f"/api/v1/v1/tokens/{body['id']}/").status_code == 404
+    assert client_as(Role.OFFICER).delete(f"/api/v1/tokens/{body['id']}/").status_code == 204
+    assert client_as(Role.SUPERVISOR).get(f"/api/v1/tokens/{body['id']}/").status_code == 404
     assert ApiToken.objects.get(pk=body["id"]).revoked_at is not None

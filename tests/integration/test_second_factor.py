@@ -100,7 +100,7 @@ def test_logout_is_recorded(make_user, client_as) -> None:  # type: ignore[no-un
 def test_admin_resets_a_lost_second_factor(client_as, users_by_role) -> None:  # type: ignore[no-untyped-def]
     officer = users_by_role[Role.OFFICER]
     enrol(officer)
-    response = client_as(Role.ADMIN).post(f"/api/v1/v1/users/{officer.pk}/reset-2fa/")
+    response = client_as(Role.ADMIN).post(f"/api/v1/users/{officer.pk}/reset-2fa/")
     assert response.status_code == 200 and response.json() == {"devices_removed": 1}
     event = AuditEvent.objects.get(action="auth.otp_reset")
     assert event.actor_username == "admin-user" and event.object_id == str(officer.pk)
