@@ -31,6 +31,8 @@ class TritonPythonModel:
         # One instance on a shared CPU: keep ONNX Runtime from spawning a thread per core.
         options.intra_op_num_threads = int(params.get("intra_op_num_threads", "1"))
         options.inter_op_num_threads = 1
+        # Spinning threads win a little on an idle CPU and lose much on a shared one (config.pbtxt).
+        options.add_session_config_entry("session.intra_op.allow_spinning", params.get("allow_spinning", "1"))
         self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
     def execute(self, requests: list[Any]) -> list[Any]:
