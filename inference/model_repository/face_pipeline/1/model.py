@@ -272,8 +272,7 @@ class TritonPythonModel:
         self.model_version = (
             f"detector=retinaface-mnet0.25-onnx@{_sha(repository / 'face_detector' / '1' / 'model.onnx')};"
             f"aligner=dlib-sp5-chip{CHIP_SIZE}-pad{CHIP_PADDING}@{_sha(shape_path)};"
-            f"embedder=dlib-resnet-v1@"
-            f"{_sha(repository / 'face_embedder' / '1' / 'dlib_face_recognition_resnet_model_v1.dat')};"
+            f"embedder=dlib-resnet-v1-onnx@{_sha(repository / 'face_embedder' / '1' / 'model.onnx')};"
             "norm=l2"
         )
         self.logger = pb_utils.Logger
