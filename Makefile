@@ -10,8 +10,10 @@ setup:
 run: setup
 	@$(BACKEND_PY) -m backend.devstack run
 
-## Everything `run` sets up, static checks, then the whole pytest suite against real services, then stop.
+## Everything `run` sets up, static checks, the frontend's unit tests (node's test runner), then the
+## whole pytest suite against real services, then stop.
 test: setup static
+	@cd frontend && npm test --silent
 	@$(BACKEND_PY) -m backend.devstack test $(PYTEST_ARGS)
 
 ## Checks that need no running service: lint, Django's system checks, no missing migration.

@@ -22,6 +22,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from backend.core.errors import ApplicationError
+
 from .filters import AuditEventFilter
 from .models import AuditEvent
 from .selectors import audit_chain_verify, audit_event_list
@@ -51,9 +53,12 @@ class AuditEventListView(generics.ListAPIView[AuditEvent]):
         return audit_event_list()
 
 
+PURPOSE_MIN_LENGTH = 5
+
+
 class AuditEventExportView(generics.ListAPIView[AuditEvent]):
-    """CSV of the events that match the list's filters, oldest first. `purpose` (optional) is
-    recorded in the export's own audit event."""
+    """CSV of the events that match the list's filters, oldest first. `purpose` (required: an
+    export copies personal data out of the system) is recorded in the export's own audit event."""
 
     serializer_class = AuditEventSerializer  # schema only: the body is CSV
     filterset_class = AuditEventFilter
@@ -66,11 +71,14 @@ class AuditEventExportView(generics.ListAPIView[AuditEvent]):
     @extend_schema(
         operation_id="audit_events_export",
         filters=True,
-        parameters=[OpenApiParameter("purpose", str, description="why the export is made")],
+        parameters=[OpenApiParameter("purpose", str, required=True, description="why the export is made")],
         responses={(200, "text/csv"): OpenApiTypes.STR},
     )
     def get(self, request: Request, *args: Any, **kwargs: Any) -> StreamingHttpResponse:  # type: ignore[override]
         queryset = self.filter_queryset(self.get_queryset())  # invalid filters: 400 here
+        purpose = str(request.query_params.get("purpose", "")).strip()
+        if len(purpose) < PURPOSE_MIN_LENGTH:
+            raise ApplicationError("State the purpose of this export.", code="purpose_required")
         known = AuditEventFilter.base_filters
         filters = {key: value for key, value in request.query_params.items() if key in known}
         # Recorded (and committed) before the first row leaves: an export that fails half-way was
@@ -80,7 +88,7 @@ class AuditEventExportView(generics.ListAPIView[AuditEvent]):
             request=request,
             object_type="audit.auditevent",
             summary={"format": "csv", "filters": filters},
-            purpose=str(request.query_params.get("purpose", ""))[:500],
+            purpose=purpose[:500],
         )
         rows = _csv_lines(queryset.values_list(*_export_columns()).iterator(chunk_size=EXPORT_CHUNK_ROWS))
         response = StreamingHttpResponse(_streaming_content(request, rows), content_type="text/csv; charset=utf-8")

@@ -180,3 +180,24 @@ def _checkpoint_parse(number: int, text: str, public_key: Ed25519PublicKey) -> C
     except InvalidSignature:
         raise CheckpointError(number, sequence, f"checkpoint line {number} has an invalid signature") from None
     return Checkpoint(line=number, sequence=sequence, hash=event_hash, signed_at=signed_at)
+
+
+# The last checkpoint line is a few hundred bytes; reading the file's tail keeps the auditor's page
+# fast however long the file grows.
+CHECKPOINT_TAIL_BYTES = 16 * 1024
+
+
+def checkpoint_last(public_key: Ed25519PublicKey) -> Checkpoint | None:
+    """The newest checkpoint, its signature checked; None when none has been signed yet. Raises
+    CheckpointError for an untrustworthy last line (full verification of every checkpoint against
+    the chain is selectors.audit_chain_verify's job)."""
+    path = checkpoint_dir() / CHECKPOINT_FILE
+    if not path.exists():
+        return None
+    with path.open("rb") as handle:
+        handle.seek(0, 2)
+        handle.seek(max(0, handle.tell() - CHECKPOINT_TAIL_BYTES))
+        lines = [line for line in handle.read().splitlines() if line.strip()]
+    if not lines:
+        return None
+    return _checkpoint_parse(0, lines[-1].decode("utf-8", errors="replace"), public_key)

@@ -209,10 +209,9 @@ class InferenceClient:
             if not pending:
                 break
         for index in pending:
-            results[index] = InferenceUnavailable(
-                "the inference service is unavailable; try again later", extra={"detail": results[index].detail}
-            )
-            logger.warning("inference failed after %s attempts: %s", self.retries + 1, results[index].extra["detail"])
+            # The transport's detail goes to the log only: `extra` is sent to API clients.
+            logger.warning("inference failed after %s attempts: %s", self.retries + 1, results[index].detail)
+            results[index] = InferenceUnavailable("The face recognition service is unavailable; try again later.")
         if not return_exceptions:
             for result in results:
                 if isinstance(result, Exception):
@@ -281,7 +280,10 @@ class InferenceClient:
         for index, data in enumerate(images):
             if not self.breaker.allow():
                 finish(
-                    index, InferenceUnavailable("the inference service is unavailable (circuit open); try again later")
+                    index,
+                    InferenceUnavailable(
+                        "The face recognition service is unavailable (circuit open); try again later."
+                    ),
                 )
                 continue
             tensor = InferInput("image", [1, 1], "BYTES")

@@ -4,6 +4,9 @@ import L from "leaflet";
 import "leaflet/dist/leaflet.css";
 import "./style.css";
 import { connectLiveFeed } from "./livefeed.js";
+// Page modules: each one starts only on the page that holds its root element.
+import "./audit.js";
+import "./watchlists.js";
 
 const PUNE = [18.5204, 73.8567];
 

@@ -8,17 +8,10 @@ from backend.accounts.roles import Role
 from backend.accounts.services import user_create
 from backend.cameras.seed_zones import PUNE_ZONES
 from backend.cameras.services import zone_seed
+from tests.browser.helpers import sign_in
 from tests.conftest import TEST_PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def sign_in(page, web_server: str, username: str, password: str = TEST_PASSWORD) -> None:  # type: ignore[no-untyped-def]
-    """Fill and send the login form ("main": the top bar's sign-out button is a submit too)."""
-    page.goto(f"{web_server}/accounts/login/")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", password)
-    page.click("main button[type=submit]")
 
 
 def test_wrong_password_is_refused_then_login_shows_the_city_map(page, web_server) -> None:  # type: ignore[no-untyped-def]

@@ -51,10 +51,11 @@ def csv_rows(response) -> list[dict[str, str]]:  # type: ignore[no-untyped-def]
 
 @pytest.mark.parametrize("url", [LIST, EXPORT, VERIFY])
 def test_only_auditors_read_the_audit_log(url, client_as) -> None:  # type: ignore[no-untyped-def]
-    assert client_as(None).get(url).status_code == 401
+    query = {"purpose": "access check"} if url == EXPORT else {}
+    assert client_as(None).get(url, query).status_code == 401
     for role in ALL_ROLES:
         expected = 200 if role == Role.AUDITOR else 403
-        assert client_as(role).get(url).status_code == expected, role
+        assert client_as(role).get(url, query).status_code == expected, role
 
 
 @pytest.mark.parametrize("method", ["post", "put", "patch", "delete"])
@@ -109,12 +110,18 @@ def test_export_is_csv_and_is_itself_an_audit_event(auditor, users_by_role) -> N
 
 def test_export_escapes_cells_a_spreadsheet_would_run(auditor) -> None:  # type: ignore[no-untyped-def]
     audit_record_system(action="test.injection", object_id="=1+1")
-    rows = csv_rows(auditor.get(EXPORT, {"action": "test.injection"}))
+    rows = csv_rows(auditor.get(EXPORT, {"action": "test.injection", "purpose": "injection check"}))
     assert rows[0]["object_id"] == "'=1+1"
 
 
+def test_export_needs_a_purpose(auditor) -> None:  # type: ignore[no-untyped-def]
+    response = auditor.get(EXPORT, {"purpose": "  "})
+    assert response.status_code == 400 and response.json()["code"] == "purpose_required"
+    assert not AuditEvent.objects.filter(action="audit.export").exists()
+
+
 def test_export_refuses_bad_filters(auditor) -> None:  # type: ignore[no-untyped-def]
-    response = auditor.get(EXPORT, {"since": "not-a-time"})
+    response = auditor.get(EXPORT, {"since": "not-a-time", "purpose": "monthly review"})
     assert response.status_code == 400 and "since" in response.json()["errors"]
     assert not AuditEvent.objects.filter(action="audit.export").exists()
 

@@ -274,3 +274,22 @@ def test_search_by_photo_is_rate_limited(client_as, monkeypatch) -> None:  # typ
     ]
     assert statuses == [400, 400, 429]
     cache.clear()
+
+
+def test_enrolment_while_triton_is_away_says_so_and_stores_nothing(
+    client_as, watchlist, users_by_role, datasets_dir, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    from backend.recognition.inference_client import InferenceClient
+
+    dead = InferenceClient("127.0.0.1:9", timeout_s=1.0, retries=1, backoff_s=0.05)  # nothing listens there
+    monkeypatch.setattr(services, "get_client", lambda: dead)
+    subject = subject_make(watchlist=watchlist, created_by=users_by_role[Role.OFFICER])
+    response = client_as(Role.OFFICER).post(
+        PHOTOS, {"subject": subject.pk, "image": upload(read(datasets_dir, GALLERY["obama"][0]))}
+    )
+    assert response.status_code == 503 and response.json()["code"] == "inference_unavailable"
+    assert response.json() == {
+        "code": "inference_unavailable",
+        "message": "The face recognition service is unavailable; try again later.",
+    }  # a sentence for the user, and nothing of the transport's error text
+    assert not subject.photos.exists() and not AuditEvent.objects.filter(action="subject.photo_add").exists()

@@ -66,6 +66,9 @@ def sample_kwargs(route: str, users_by_role, zones) -> dict[str, object]:  # typ
         return {"pk": token_create(user=officer, purpose="user")[0].pk}
     if route == "api:retention-detail":
         return {"data_kind": "login_attempts"}
+    if route in ("dashboard:subject-detail", "dashboard:watchlist-import"):
+        subject = _watchlist_sample("api:subject-detail", users_by_role, zones)
+        return {"pk": subject.pk if route == "dashboard:subject-detail" else subject.watchlist_id}
     if route.startswith(("api:watchlist-", "api:subject", "api:importjob-")) and not route.endswith(
         ("-list", "-stats")
     ):
