@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any, Protocol
 from uuid import UUID
 
-from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.db import OperationalError, transaction
 from django.http import HttpRequest
@@ -297,13 +296,8 @@ def import_rows(
                 if prepared is not None:
                     try:
                         row_write(prepared=prepared, watchlist=watchlist, actor=actor, stored=stored)
-                    except ApplicationError as error:  # expiry out of range, outside zone, duplicate ...
+                    except ApplicationError as error:  # expiry out of range, outside zone, invalid field ...
                         rejected.append(_rejection(number, error))
-                    except ValidationError as error:  # a model rule the row checks do not repeat
-                        fields = ", ".join(sorted(error.message_dict)) if hasattr(error, "error_dict") else "row"
-                        rejected.append(
-                            _rejection(number, ApplicationError(f"Invalid value in: {fields}.", code="invalid_row"))
-                        )
                 after = replace(
                     report,
                     processed_rows=index + 1,

@@ -259,6 +259,14 @@ def subject_update(*, subject: Subject, actor: User, request: HttpRequest | None
     return subject
 
 
+PAST_TENSE = {
+    "subject.submit": "sent for approval",
+    "subject.approve": "approved",
+    "subject.reject": "rejected",
+    "subject.remove": "removed",
+}
+
+
 def _transition(
     subject: Subject,
     *,
@@ -271,7 +279,7 @@ def _transition(
 ) -> Subject:
     if subject.status not in allowed_from:
         raise Conflict(
-            f"A {subject.get_status_display().lower()} listing cannot be {action.split('.')[-1]}d.",
+            f"A listing that is {subject.get_status_display().lower()} cannot be {PAST_TENSE[action]}.",
             code="invalid_status",
         )
     before = subject.status

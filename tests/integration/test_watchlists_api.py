@@ -137,6 +137,9 @@ def test_listing_lifecycle_with_the_two_person_rule(client_as, watchlist, users_
     assert approved.status_code == 200, approved.json()
     assert approved.json()["status"] == "active" and approved.json()["approved_by"] == "supervisor-two"
     assert approved.json()["matching"] is True
+    again = as_user(second_supervisor).post(f"{SUBJECTS}{subject.pk}/approve/")
+    assert again.status_code == 409
+    assert again.json() == {"code": "invalid_status", "message": "A listing that is active cannot be approved."}
 
     # A material change (the legal basis) sends it back for approval; a note does not.
     officer = client_as(Role.OFFICER)
