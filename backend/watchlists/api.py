@@ -67,10 +67,11 @@ class WatchlistViewSet(viewsets.ModelViewSet[Watchlist]):
         return Response(self.get_serializer(watchlist).data, status=status.HTTP_201_CREATED)
 
     def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        serializer = self.get_serializer(self.get_object(), data=request.data, partial=kwargs.get("partial", False))
+        watchlist = self.get_object()
+        serializer = self.get_serializer(watchlist, data=request.data, partial=kwargs.get("partial", False))
         serializer.is_valid(raise_exception=True)
         watchlist = services.watchlist_update(
-            watchlist=self.get_object(), actor=acting_user(request), request=request, **serializer.validated_data
+            watchlist=watchlist, actor=acting_user(request), request=request, **serializer.validated_data
         )
         return Response(self.get_serializer(watchlist).data)
 
@@ -135,12 +136,11 @@ class SubjectViewSet(
         return Response(self._render(subject), status=status.HTTP_201_CREATED)
 
     def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        serializer = self.get_serializer(self.get_object(), data=request.data, partial=True)
+        subject = self.get_object()
+        serializer = self.get_serializer(subject, data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
         fields = {k: v for k, v in serializer.validated_data.items() if k != "submit"}
-        subject = services.subject_update(
-            subject=self.get_object(), actor=acting_user(request), request=request, **fields
-        )
+        subject = services.subject_update(subject=subject, actor=acting_user(request), request=request, **fields)
         return Response(self._render(subject))
 
     def _render(self, subject: Subject) -> dict[str, Any]:
