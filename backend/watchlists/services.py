@@ -222,11 +222,22 @@ def _locked(subject: Subject) -> Subject:
     return Subject.objects.select_for_update().select_related("watchlist__zone").get(pk=subject.pk)
 
 
+def _locked_for_change(subject: Subject, *, actor: User) -> Subject:
+    """The listing, row-locked for this transaction, once the actor may change it (role, zone)."""
+    locked = _locked(subject)
+    writer_check(actor=actor)
+    zone_check(actor=actor, zone=locked.watchlist.zone)
+    return locked
+
+
+def _reason_check(reason: str, *, done: str) -> None:
+    if not reason.strip():
+        raise ApplicationError(f"Say why the listing is {done}.", code="reason_required")
+
+
 @transaction.atomic
 def subject_update(*, subject: Subject, actor: User, request: HttpRequest | None = None, **fields: Any) -> Subject:
-    subject = _locked(subject)
-    writer_check(actor=actor)
-    zone_check(actor=actor, zone=subject.watchlist.zone)
+    subject = _locked_for_change(subject, actor=actor)
     if subject.status == Subject.Status.REMOVED:
         raise Conflict("A removed listing cannot be changed.", code="subject_removed")
     if "watchlist" in fields:
@@ -300,9 +311,7 @@ def _transition(
 
 @transaction.atomic
 def subject_submit(*, subject: Subject, actor: User, request: HttpRequest | None = None) -> Subject:
-    subject = _locked(subject)
-    writer_check(actor=actor)
-    zone_check(actor=actor, zone=subject.watchlist.zone)
+    subject = _locked_for_change(subject, actor=actor)
     return _transition(
         subject,
         action="subject.submit",
@@ -316,9 +325,7 @@ def subject_submit(*, subject: Subject, actor: User, request: HttpRequest | None
 @transaction.atomic
 def subject_approve(*, subject: Subject, actor: User, request: HttpRequest | None = None) -> Subject:
     """Two-person rule: a supervisor of the watchlist's zone who did not create the listing."""
-    subject = _locked(subject)
-    writer_check(actor=actor)
-    zone_check(actor=actor, zone=subject.watchlist.zone)
+    subject = _locked_for_change(subject, actor=actor)
     if actor.role != Role.SUPERVISOR:
         raise PermissionDenied("Only a supervisor can approve a listing.", code="not_supervisor")
     if subject.created_by_id == actor.pk:
@@ -340,11 +347,8 @@ def subject_approve(*, subject: Subject, actor: User, request: HttpRequest | Non
 
 @transaction.atomic
 def subject_reject(*, subject: Subject, actor: User, reason: str, request: HttpRequest | None = None) -> Subject:
-    subject = _locked(subject)
-    writer_check(actor=actor)
-    zone_check(actor=actor, zone=subject.watchlist.zone)
-    if not reason.strip():
-        raise ApplicationError("Say why the listing is rejected.", code="reason_required")
+    subject = _locked_for_change(subject, actor=actor)
+    _reason_check(reason, done="rejected")
     return _transition(
         subject,
         action="subject.reject",
@@ -359,11 +363,8 @@ def subject_reject(*, subject: Subject, actor: User, reason: str, request: HttpR
 @transaction.atomic
 def subject_remove(*, subject: Subject, actor: User, reason: str, request: HttpRequest | None = None) -> Subject:
     """Stops matching at once; photos and templates go with the retention purge."""
-    subject = _locked(subject)
-    writer_check(actor=actor)
-    zone_check(actor=actor, zone=subject.watchlist.zone)
-    if not reason.strip():
-        raise ApplicationError("Say why the listing is removed.", code="reason_required")
+    subject = _locked_for_change(subject, actor=actor)
+    _reason_check(reason, done="removed")
     return _transition(
         subject,
         action="subject.remove",
@@ -571,9 +572,7 @@ def _template_store(*, photo: SubjectPhoto, face: Face) -> FaceTemplate:
 
 @transaction.atomic
 def subject_photo_delete(*, photo: SubjectPhoto, actor: User, request: HttpRequest | None = None) -> None:
-    subject = _locked(photo.subject)
-    writer_check(actor=actor)
-    zone_check(actor=actor, zone=subject.watchlist.zone)
+    subject = _locked_for_change(photo.subject, actor=actor)
     if subject.status == Subject.Status.ACTIVE and subject.photos.count() == 1:
         raise Conflict("An active listing needs at least one photo; remove the listing instead.", code="last_photo")
     audit_record(

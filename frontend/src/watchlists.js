@@ -48,31 +48,37 @@ function busy(form, on) {
 }
 
 // --- new watchlist --------------------------------------------------------------------------
-function initWatchlistForm() {
-  const form = document.getElementById("watchlist-form");
-  if (!form) return;
+// A form whose submit runs `work(formData)` with its buttons disabled; a refusal is shown in the
+// form's result line.
+function onSubmit(form, work) {
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
-    const data = new FormData(form);
-    const result = form.querySelector(".result");
     busy(form, true);
     try {
-      await api(form.dataset.api, {
-        method: "POST",
-        json: {
-          name: data.get("name"),
-          category: data.get("category"),
-          priority: Number(data.get("priority")),
-          zone: Number(data.get("zone")),
-          match_threshold: Number(data.get("match_threshold")),
-        },
-      });
-      window.location.reload();
+      await work(new FormData(form));
     } catch (error) {
-      say(result, error.message, "error");
+      say(form.querySelector(".result"), error.message, "error");
     } finally {
       busy(form, false);
     }
+  });
+}
+
+function initWatchlistForm() {
+  const form = document.getElementById("watchlist-form");
+  if (!form) return;
+  onSubmit(form, async (data) => {
+    await api(form.dataset.api, {
+      method: "POST",
+      json: {
+        name: data.get("name"),
+        category: data.get("category"),
+        priority: Number(data.get("priority")),
+        zone: Number(data.get("zone")),
+        match_threshold: Number(data.get("match_threshold")),
+      },
+    });
+    window.location.reload();
   });
 }
 
@@ -90,30 +96,21 @@ export function splitAliases(text) {
 function initSubjectForm() {
   const form = document.getElementById("subject-form");
   if (!form) return;
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    const data = new FormData(form);
-    const result = form.querySelector(".result");
-    busy(form, true);
-    try {
-      const subject = await api(form.dataset.api, {
-        method: "POST",
-        json: {
-          watchlist: Number(data.get("watchlist")),
-          full_name: data.get("full_name"),
-          aliases: splitAliases(String(data.get("aliases") ?? "")),
-          case_reference: data.get("case_reference"),
-          legal_basis: data.get("legal_basis"),
-          notes: data.get("notes"),
-          expires_at: endOfDay(String(data.get("expires_at"))),
-          submit: !data.get("draft"),
-        },
-      });
-      window.location.assign(`${form.dataset.detailUrl}${subject.id}/`);
-    } catch (error) {
-      say(result, error.message, "error");
-      busy(form, false);
-    }
+  onSubmit(form, async (data) => {
+    const subject = await api(form.dataset.api, {
+      method: "POST",
+      json: {
+        watchlist: Number(data.get("watchlist")),
+        full_name: data.get("full_name"),
+        aliases: splitAliases(String(data.get("aliases") ?? "")),
+        case_reference: data.get("case_reference"),
+        legal_basis: data.get("legal_basis"),
+        notes: data.get("notes"),
+        expires_at: endOfDay(String(data.get("expires_at"))),
+        submit: !data.get("draft"),
+      },
+    });
+    window.location.assign(`${form.dataset.detailUrl}${subject.id}/`);
   });
 }
 
@@ -206,22 +203,13 @@ function initImport() {
   const form = document.getElementById("import-form");
   if (!form) return;
   const progress = document.getElementById("import-progress");
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    const result = form.querySelector(".result");
-    busy(form, true);
-    try {
-      const body = new FormData();
-      body.append("archive", new FormData(form).get("archive"));
-      const job = await api(form.dataset.api, { method: "POST", form: body });
-      say(result, "Import queued.", "ok");
-      progress.hidden = false;
-      await follow(`${form.dataset.jobsUrl}${job.id}/`, progress);
-    } catch (error) {
-      say(result, error.message, "error");
-    } finally {
-      busy(form, false);
-    }
+  onSubmit(form, async (data) => {
+    const body = new FormData();
+    body.append("archive", data.get("archive"));
+    const job = await api(form.dataset.api, { method: "POST", form: body });
+    say(form.querySelector(".result"), "Import queued.", "ok");
+    progress.hidden = false;
+    await follow(`${form.dataset.jobsUrl}${job.id}/`, progress);
   });
 }
 
