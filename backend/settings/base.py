@@ -39,6 +39,8 @@ INSTALLED_APPS = [
     "backend.audit",
     "backend.recognition",
     "backend.watchlists",
+    "backend.operations",
+    "backend.alerts",
     "backend.dashboard",
 ]
 
@@ -102,12 +104,18 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # first still runs (the importer would not duplicate rows, but the work would be done twice).
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 6 * 3600}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Frames go to their own queue: its length is the backlog the ingest side sheds load on.
+CELERY_TASK_ROUTES = {"recognition.recognise_frame": {"queue": "recognition"}}
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "retention-run": {"task": "core.retention_run", "schedule": timedelta(hours=1)},
     # Sign the audit chain head into the checkpoint file (backend/audit/checkpoints.py).
     "audit-checkpoint": {"task": "audit.checkpoint", "schedule": timedelta(minutes=5)},
     # Mark subjects whose expiry has passed (matching already stopped at query time).
     "subjects-expire": {"task": "watchlists.subjects_expire", "schedule": timedelta(minutes=5)},
+    # Escalate alerts nobody acknowledged in time.
+    "alerts-escalate": {"task": "alerts.escalate_overdue", "schedule": timedelta(seconds=15)},
+    # Mark cameras offline whose ingest stopped reporting.
+    "cameras-health-sweep": {"task": "cameras.health_sweep", "schedule": timedelta(seconds=30)},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 
@@ -197,6 +205,33 @@ SEARCH_EXACT_MAX_TEMPLATES = env_int("SEARCH_EXACT_MAX_TEMPLATES", 20_000, minim
 IMPORT_MAX_BYTES = env_int("IMPORT_MAX_BYTES", 500 * 1024 * 1024, minimum=1024 * 1024, maximum=5 * 1024**3)
 SEARCH_HNSW_EF = env_int("SEARCH_HNSW_EF", 100, minimum=10, maximum=1000)  # up to 100k eligible
 SEARCH_HNSW_EF_LARGE = env_int("SEARCH_HNSW_EF_LARGE", 400, minimum=10, maximum=1000)  # above
+
+# --- live recognition -----------------------------------------------------------------------
+# Frames are lossy by design: a frame lives in Redis for FRAME_TTL_S only; a task that starts
+# later than FRAME_MAX_AGE_S after the capture drops it as stale (counted), never queues it.
+FRAME_TTL_S = env_int("FRAME_TTL_S", 15, minimum=2, maximum=300)
+FRAME_MAX_AGE_S = env_float("FRAME_MAX_AGE_S", 5.0, minimum=0.5, maximum=300.0)
+FRAME_MAX_BYTES = env_int("FRAME_MAX_BYTES", 4 * 1024 * 1024, minimum=10_000, maximum=50 * 1024 * 1024)
+# Shed load (push: 429 with Retry-After; ingest: drop, counted) when this many frames wait.
+FRAME_MAX_QUEUE = env_int("FRAME_MAX_QUEUE", 200, minimum=1, maximum=1_000_000)
+RECOGNITION_QUEUE = "recognition"
+# Evidence pooling over a short track (backend/recognition/pooling.py).
+TRACK_GAP_S = env_float("TRACK_GAP_S", 3.0, minimum=0.1, maximum=60.0)  # longest gap inside a track
+TRACK_POOL_MIN_FRAMES = env_int("TRACK_POOL_MIN_FRAMES", 2, minimum=1, maximum=50)
+# A single frame this far above the watchlist's threshold alerts at once.
+TRACK_SINGLE_FRAME_MARGIN = env_float("TRACK_SINGLE_FRAME_MARGIN", 0.03, minimum=0.0, maximum=0.2)
+# The same subject at the same camera within the cooldown extends the alert with sightings.
+ALERT_COOLDOWN_S = env_int("ALERT_COOLDOWN_S", 300, minimum=0, maximum=24 * 3600)
+# Unacknowledged alerts escalate after this many seconds, by watchlist priority (1 = highest).
+ALERT_ESCALATE_AFTER_S = {
+    1: env_int("ALERT_ESCALATE_P1_S", 60, minimum=5, maximum=86400),
+    2: env_int("ALERT_ESCALATE_P2_S", 120, minimum=5, maximum=86400),
+    3: env_int("ALERT_ESCALATE_P3_S", 300, minimum=5, maximum=86400),
+    4: env_int("ALERT_ESCALATE_P4_S", 600, minimum=5, maximum=86400),
+    5: env_int("ALERT_ESCALATE_P5_S", 1800, minimum=5, maximum=86400),
+}
+# Prometheus /metrics: a bearer token when set; without one only loopback callers are answered.
+METRICS_TOKEN = env_str("METRICS_TOKEN", "-").strip("-")
 
 # --- audit -------------------------------------------------------------------------------
 # Signed checkpoints of the audit chain and the Ed25519 key that signs them live outside the

@@ -1,0 +1,96 @@
+"""Camera health, written by ingest workers, the push endpoint and the recognition task.
+
+online: frames arrive and are processed; degraded: frames arrive but processing fails (Triton
+away, garbage frames) or the achieved rate falls well short of the camera's fps; offline: no
+frame for CAMERA_OFFLINE_AFTER_S (the `cameras.health_sweep` beat task says so when an ingest
+worker itself stopped reporting). A change of state is broadcast as `camera.status`."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from .models import Camera
+
+CAMERA_OFFLINE_AFTER_S = 60
+ERROR_TEXT_MAX = 300
+
+
+def camera_status_event(camera: Camera) -> dict[str, Any]:
+    return {
+        "type": "camera.status",
+        "camera": {
+            "id": camera.pk,
+            "code": camera.code,
+            "name": camera.name,
+            "health": camera.health,
+            "last_frame_at": camera.last_frame_at.isoformat() if camera.last_frame_at else None,
+            "achieved_fps": camera.achieved_fps,
+            "last_error": camera.last_error,
+            "latitude": camera.latitude,
+            "longitude": camera.longitude,
+        },
+    }
+
+
+@transaction.atomic
+def camera_health_update(
+    *,
+    camera_id: int,
+    health: str | None = None,
+    frame_at: datetime | None = None,
+    achieved_fps: float | None = None,
+    error: str | None = None,
+    latitude: float | None = None,
+    longitude: float | None = None,
+) -> Camera | None:
+    """Record what a reporter saw; broadcasts `camera.status` when the health state changes (or a
+    vehicle camera moved). `error` is a short sentence (never a URL with credentials)."""
+    from backend.alerts.events import event_publish_on_commit
+
+    camera = Camera.objects.select_for_update().filter(pk=camera_id).first()
+    if camera is None:
+        return None
+    now = timezone.now()
+    fields: list[str] = []
+    changed = False
+    if health is not None and health != camera.health:
+        camera.health, camera.health_changed_at = health, now
+        fields += ["health", "health_changed_at"]
+        changed = True
+    if frame_at is not None:
+        camera.last_frame_at = frame_at
+        fields.append("last_frame_at")
+    if achieved_fps is not None:
+        camera.achieved_fps = round(achieved_fps, 3)
+        fields.append("achieved_fps")
+    if error is not None:
+        camera.last_error, camera.last_error_at = error[:ERROR_TEXT_MAX], now
+        fields += ["last_error", "last_error_at"]
+    if latitude is not None and longitude is not None and camera.kind == Camera.Kind.VEHICLE:
+        if (camera.latitude, camera.longitude) != (latitude, longitude):
+            camera.latitude, camera.longitude = latitude, longitude
+            fields += ["latitude", "longitude"]
+            changed = True
+    if fields:
+        camera.save(update_fields=[*fields, "updated_at"])
+    if changed:
+        event_publish_on_commit(zone_id=camera.zone_id, event_builder=lambda: camera_status_event(camera))
+    return camera
+
+
+def cameras_offline_sweep(*, now: datetime | None = None) -> int:
+    """Cameras that were online or degraded but sent nothing for CAMERA_OFFLINE_AFTER_S go offline."""
+    now = now or timezone.now()
+    stale = Camera.objects.filter(
+        health__in=[Camera.Health.ONLINE, Camera.Health.DEGRADED],
+        last_frame_at__lt=now - timedelta(seconds=CAMERA_OFFLINE_AFTER_S),
+    ).values_list("pk", flat=True)
+    count = 0
+    for camera_id in list(stale):
+        camera_health_update(camera_id=camera_id, health=Camera.Health.OFFLINE, error="No frame received recently.")
+        count += 1
+    return count
