@@ -34,7 +34,7 @@ def event_publish_now(*, zone_id: int, event: dict[str, Any]) -> None:
         send = async_to_sync(layer.group_send)
         send(zone_group(zone_id), message)
         send(CITY_GROUP, message)
-    except Exception:  # noqa: BLE001 - a broadcast must not fail the caller
+    except Exception:
         logger.exception("live event %s not broadcast", event.get("type"))
 
 

@@ -107,6 +107,9 @@ class Sighting(models.Model):
         indexes = [models.Index(fields=["subject", "captured_at"], name="sighting_trail")]
         constraints = [models.UniqueConstraint(fields=["frame_id", "subject"], name="sighting_once_per_frame")]
 
+    def __str__(self) -> str:
+        return f"sighting {self.pk} of alert {self.alert_id}"
+
 
 class Adjudication(models.Model):
     """What a person (or the escalation schedule, actor null) did with an alert, and why."""
@@ -128,3 +131,6 @@ class Adjudication(models.Model):
 
     class Meta:
         ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.action} of alert {self.alert_id}"

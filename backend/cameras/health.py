@@ -70,11 +70,11 @@ def camera_health_update(
     if error is not None:
         camera.last_error, camera.last_error_at = error[:ERROR_TEXT_MAX], now
         fields += ["last_error", "last_error_at"]
-    if latitude is not None and longitude is not None and camera.kind == Camera.Kind.VEHICLE:
-        if (camera.latitude, camera.longitude) != (latitude, longitude):
-            camera.latitude, camera.longitude = latitude, longitude
-            fields += ["latitude", "longitude"]
-            changed = True
+    moved = (latitude, longitude) != (camera.latitude, camera.longitude)
+    if latitude is not None and longitude is not None and camera.kind == Camera.Kind.VEHICLE and moved:
+        camera.latitude, camera.longitude = latitude, longitude
+        fields += ["latitude", "longitude"]
+        changed = True
     if fields:
         camera.save(update_fields=[*fields, "updated_at"])
     if changed:

@@ -41,11 +41,11 @@ def operations_active_for_camera(*, camera: Camera, at: datetime | None = None) 
 def cameras_under_operation(*, at: datetime | None = None) -> QuerySet[Camera]:
     """Enabled cameras covered by at least one active operation (what ingest reads)."""
     active = operations_active(at=at)
-    return Camera.objects.filter(enabled=True).filter(
-        Q(zone__operations__in=active)
-        | Q(operations__in=active)
-        | Q(group__in=_active_groups(active))
-    ).distinct()
+    return (
+        Camera.objects.filter(enabled=True)
+        .filter(Q(zone__operations__in=active) | Q(operations__in=active) | Q(group__in=_active_groups(active)))
+        .distinct()
+    )
 
 
 def _active_groups(active: QuerySet[Operation]) -> list[str]:

@@ -6,78 +6,149 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('cameras', '0002_camera'),
-        ('watchlists', '0002_retention_policy'),
+        ("cameras", "0002_camera"),
+        ("watchlists", "0002_retention_policy"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Sighting',
+            name="Sighting",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('captured_at', models.DateTimeField()),
-                ('score', models.FloatField()),
-                ('latitude', models.FloatField()),
-                ('longitude', models.FloatField()),
-                ('box', models.JSONField(blank=True, default=list)),
-                ('frame_id', models.CharField(max_length=96)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("captured_at", models.DateTimeField()),
+                ("score", models.FloatField()),
+                ("latitude", models.FloatField()),
+                ("longitude", models.FloatField()),
+                ("box", models.JSONField(blank=True, default=list)),
+                ("frame_id", models.CharField(max_length=96)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'ordering': ['captured_at', 'id'],
+                "ordering": ["captured_at", "id"],
             },
         ),
         migrations.CreateModel(
-            name='Adjudication',
+            name="Adjudication",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('action', models.CharField(choices=[('acknowledge', 'Acknowledge'), ('confirm', 'Confirm'), ('verify', 'Verify'), ('dismiss', 'Dismiss'), ('escalate', 'Escalate')], max_length=16)),
-                ('reason', models.TextField(blank=True)),
-                ('from_status', models.CharField(max_length=24)),
-                ('to_status', models.CharField(max_length=24)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('actor', models.ForeignKey(null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "action",
+                    models.CharField(
+                        choices=[
+                            ("acknowledge", "Acknowledge"),
+                            ("confirm", "Confirm"),
+                            ("verify", "Verify"),
+                            ("dismiss", "Dismiss"),
+                            ("escalate", "Escalate"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("reason", models.TextField(blank=True)),
+                ("from_status", models.CharField(max_length=24)),
+                ("to_status", models.CharField(max_length=24)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "actor",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['created_at', 'id'],
+                "ordering": ["created_at", "id"],
             },
         ),
         migrations.CreateModel(
-            name='Alert',
+            name="Alert",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('priority', models.PositiveSmallIntegerField(help_text="The watchlist's priority when raised; 1 is the highest.")),
-                ('latitude', models.FloatField()),
-                ('longitude', models.FloatField()),
-                ('probe_jpeg', models.BinaryField(blank=True, null=True)),
-                ('probe_box', models.JSONField(blank=True, default=list)),
-                ('best_score', models.FloatField()),
-                ('threshold', models.FloatField(help_text="The watchlist's threshold when raised.")),
-                ('model_version', models.CharField(max_length=300)),
-                ('first_seen_at', models.DateTimeField()),
-                ('last_seen_at', models.DateTimeField()),
-                ('sightings_count', models.PositiveIntegerField(default=0)),
-                ('status', models.CharField(choices=[('new', 'New'), ('acknowledged', 'Acknowledged'), ('pending_verification', 'Confirmed once, awaiting verification'), ('confirmed', 'Confirmed'), ('dismissed', 'Dismissed'), ('escalated', 'Escalated')], db_index=True, default='new', max_length=24)),
-                ('acknowledged_at', models.DateTimeField(blank=True, null=True)),
-                ('confirmed_at', models.DateTimeField(blank=True, null=True)),
-                ('verified_at', models.DateTimeField(blank=True, null=True)),
-                ('escalated_at', models.DateTimeField(blank=True, null=True)),
-                ('closed_at', models.DateTimeField(blank=True, null=True)),
-                ('probe_purged_at', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('assignee', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('camera', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='alerts', to='cameras.camera')),
-                ('confirmed_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('matched_photo', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='watchlists.subjectphoto')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "priority",
+                    models.PositiveSmallIntegerField(
+                        help_text="The watchlist's priority when raised; 1 is the highest."
+                    ),
+                ),
+                ("latitude", models.FloatField()),
+                ("longitude", models.FloatField()),
+                ("probe_jpeg", models.BinaryField(blank=True, null=True)),
+                ("probe_box", models.JSONField(blank=True, default=list)),
+                ("best_score", models.FloatField()),
+                ("threshold", models.FloatField(help_text="The watchlist's threshold when raised.")),
+                ("model_version", models.CharField(max_length=300)),
+                ("first_seen_at", models.DateTimeField()),
+                ("last_seen_at", models.DateTimeField()),
+                ("sightings_count", models.PositiveIntegerField(default=0)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("new", "New"),
+                            ("acknowledged", "Acknowledged"),
+                            ("pending_verification", "Confirmed once, awaiting verification"),
+                            ("confirmed", "Confirmed"),
+                            ("dismissed", "Dismissed"),
+                            ("escalated", "Escalated"),
+                        ],
+                        db_index=True,
+                        default="new",
+                        max_length=24,
+                    ),
+                ),
+                ("acknowledged_at", models.DateTimeField(blank=True, null=True)),
+                ("confirmed_at", models.DateTimeField(blank=True, null=True)),
+                ("verified_at", models.DateTimeField(blank=True, null=True)),
+                ("escalated_at", models.DateTimeField(blank=True, null=True)),
+                ("closed_at", models.DateTimeField(blank=True, null=True)),
+                ("probe_purged_at", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "assignee",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "camera",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="alerts", to="cameras.camera"
+                    ),
+                ),
+                (
+                    "confirmed_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "matched_photo",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="watchlists.subjectphoto",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
             },
         ),
     ]

@@ -6,85 +6,115 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('alerts', '0001_initial'),
-        ('cameras', '0002_camera'),
-        ('operations', '0001_initial'),
-        ('watchlists', '0002_retention_policy'),
+        ("alerts", "0001_initial"),
+        ("cameras", "0002_camera"),
+        ("operations", "0001_initial"),
+        ("watchlists", "0002_retention_policy"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='alert',
-            name='operation',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='alerts', to='operations.operation'),
+            model_name="alert",
+            name="operation",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT, related_name="alerts", to="operations.operation"
+            ),
         ),
         migrations.AddField(
-            model_name='alert',
-            name='subject',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='alerts', to='watchlists.subject'),
+            model_name="alert",
+            name="subject",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT, related_name="alerts", to="watchlists.subject"
+            ),
         ),
         migrations.AddField(
-            model_name='alert',
-            name='verified_by',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="alert",
+            name="verified_by",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='alert',
-            name='watchlist',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='alerts', to='watchlists.watchlist'),
+            model_name="alert",
+            name="watchlist",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT, related_name="alerts", to="watchlists.watchlist"
+            ),
         ),
         migrations.AddField(
-            model_name='alert',
-            name='zone',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='alerts', to='cameras.zone'),
+            model_name="alert",
+            name="zone",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT, related_name="alerts", to="cameras.zone"
+            ),
         ),
         migrations.AddField(
-            model_name='adjudication',
-            name='alert',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='adjudications', to='alerts.alert'),
+            model_name="adjudication",
+            name="alert",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT, related_name="adjudications", to="alerts.alert"
+            ),
         ),
         migrations.AddField(
-            model_name='sighting',
-            name='alert',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='sightings', to='alerts.alert'),
+            model_name="sighting",
+            name="alert",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, related_name="sightings", to="alerts.alert"
+            ),
         ),
         migrations.AddField(
-            model_name='sighting',
-            name='camera',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='cameras.camera'),
+            model_name="sighting",
+            name="camera",
+            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name="+", to="cameras.camera"),
         ),
         migrations.AddField(
-            model_name='sighting',
-            name='subject',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='watchlists.subject'),
+            model_name="sighting",
+            name="subject",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT, related_name="+", to="watchlists.subject"
+            ),
         ),
         migrations.AddIndex(
-            model_name='alert',
-            index=models.Index(fields=['subject', 'camera', 'last_seen_at'], name='alert_dedupe'),
+            model_name="alert",
+            index=models.Index(fields=["subject", "camera", "last_seen_at"], name="alert_dedupe"),
         ),
         migrations.AddIndex(
-            model_name='alert',
-            index=models.Index(fields=['status', 'priority', 'created_at'], name='alert_queue'),
+            model_name="alert",
+            index=models.Index(fields=["status", "priority", "created_at"], name="alert_queue"),
         ),
         migrations.AddIndex(
-            model_name='alert',
-            index=models.Index(fields=['zone', 'created_at'], name='alert_zone_time'),
+            model_name="alert",
+            index=models.Index(fields=["zone", "created_at"], name="alert_zone_time"),
         ),
         migrations.AddConstraint(
-            model_name='alert',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('status', 'confirmed'), _negated=True), models.Q(('confirmed_by__isnull', False), ('verified_by__isnull', False), models.Q(('verified_by', models.F('confirmed_by')), _negated=True)), _connector='OR'), name='alert_confirmed_by_two_people'),
+            model_name="alert",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("status", "confirmed"), _negated=True),
+                    models.Q(
+                        ("confirmed_by__isnull", False),
+                        ("verified_by__isnull", False),
+                        models.Q(("verified_by", models.F("confirmed_by")), _negated=True),
+                    ),
+                    _connector="OR",
+                ),
+                name="alert_confirmed_by_two_people",
+            ),
         ),
         migrations.AddIndex(
-            model_name='sighting',
-            index=models.Index(fields=['subject', 'captured_at'], name='sighting_trail'),
+            model_name="sighting",
+            index=models.Index(fields=["subject", "captured_at"], name="sighting_trail"),
         ),
         migrations.AddConstraint(
-            model_name='sighting',
-            constraint=models.UniqueConstraint(fields=('frame_id', 'subject'), name='sighting_once_per_frame'),
+            model_name="sighting",
+            constraint=models.UniqueConstraint(fields=("frame_id", "subject"), name="sighting_once_per_frame"),
         ),
     ]

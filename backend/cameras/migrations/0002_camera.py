@@ -6,46 +6,137 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('cameras', '0001_initial'),
+        ("cameras", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Camera',
+            name="Camera",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.SlugField(max_length=64, unique=True)),
-                ('name', models.CharField(max_length=200)),
-                ('kind', models.CharField(choices=[('fixed', 'Fixed'), ('ptz', 'PTZ'), ('vehicle', 'Vehicle-mounted')], default='fixed', max_length=16)),
-                ('place', models.CharField(blank=True, help_text="The named place, e.g. 'Pune Railway Station'.", max_length=160)),
-                ('place_category', models.CharField(blank=True, help_text='transit, temple, market, junction, ...', max_length=32)),
-                ('group', models.SlugField(blank=True, help_text='Operations may name a group.', max_length=64)),
-                ('latitude', models.FloatField(validators=[django.core.validators.MinValueValidator(-90), django.core.validators.MaxValueValidator(90)])),
-                ('longitude', models.FloatField(validators=[django.core.validators.MinValueValidator(-180), django.core.validators.MaxValueValidator(180)])),
-                ('heading_deg', models.FloatField(blank=True, null=True, validators=[django.core.validators.MinValueValidator(0), django.core.validators.MaxValueValidator(360)])),
-                ('stream_kind', models.CharField(choices=[('none', 'No stream configured'), ('rtsp', 'RTSP'), ('snapshot', 'HTTP snapshot polling'), ('push', 'HTTP push'), ('file', 'Video file (replay)'), ('composed', 'Composed demo frames')], default='none', max_length=16)),
-                ('stream_url', models.CharField(blank=True, max_length=1000)),
-                ('push_token_prefix', models.CharField(blank=True, max_length=12)),
-                ('push_token_hash', models.CharField(blank=True, db_index=True, max_length=64)),
-                ('sample_fps', models.FloatField(default=1.0, validators=[django.core.validators.MinValueValidator(0.05), django.core.validators.MaxValueValidator(30)])),
-                ('min_face_px', models.PositiveSmallIntegerField(default=32, help_text='Smallest face box width.', validators=[django.core.validators.MinValueValidator(16), django.core.validators.MaxValueValidator(1000)])),
-                ('enabled', models.BooleanField(default=True)),
-                ('demo', models.BooleanField(default=False, help_text='A demo camera (replays dataset media).')),
-                ('health', models.CharField(choices=[('unknown', 'Unknown'), ('online', 'Online'), ('degraded', 'Degraded'), ('offline', 'Offline')], db_index=True, default='unknown', max_length=16)),
-                ('health_changed_at', models.DateTimeField(blank=True, null=True)),
-                ('last_frame_at', models.DateTimeField(blank=True, null=True)),
-                ('achieved_fps', models.FloatField(blank=True, null=True)),
-                ('last_error', models.CharField(blank=True, max_length=300)),
-                ('last_error_at', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('zone', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='cameras', to='cameras.zone')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("code", models.SlugField(max_length=64, unique=True)),
+                ("name", models.CharField(max_length=200)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("fixed", "Fixed"), ("ptz", "PTZ"), ("vehicle", "Vehicle-mounted")],
+                        default="fixed",
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "place",
+                    models.CharField(
+                        blank=True, help_text="The named place, e.g. 'Pune Railway Station'.", max_length=160
+                    ),
+                ),
+                (
+                    "place_category",
+                    models.CharField(blank=True, help_text="transit, temple, market, junction, ...", max_length=32),
+                ),
+                ("group", models.SlugField(blank=True, help_text="Operations may name a group.", max_length=64)),
+                (
+                    "latitude",
+                    models.FloatField(
+                        validators=[
+                            django.core.validators.MinValueValidator(-90),
+                            django.core.validators.MaxValueValidator(90),
+                        ]
+                    ),
+                ),
+                (
+                    "longitude",
+                    models.FloatField(
+                        validators=[
+                            django.core.validators.MinValueValidator(-180),
+                            django.core.validators.MaxValueValidator(180),
+                        ]
+                    ),
+                ),
+                (
+                    "heading_deg",
+                    models.FloatField(
+                        blank=True,
+                        null=True,
+                        validators=[
+                            django.core.validators.MinValueValidator(0),
+                            django.core.validators.MaxValueValidator(360),
+                        ],
+                    ),
+                ),
+                (
+                    "stream_kind",
+                    models.CharField(
+                        choices=[
+                            ("none", "No stream configured"),
+                            ("rtsp", "RTSP"),
+                            ("snapshot", "HTTP snapshot polling"),
+                            ("push", "HTTP push"),
+                            ("file", "Video file (replay)"),
+                            ("composed", "Composed demo frames"),
+                        ],
+                        default="none",
+                        max_length=16,
+                    ),
+                ),
+                ("stream_url", models.CharField(blank=True, max_length=1000)),
+                ("push_token_prefix", models.CharField(blank=True, max_length=12)),
+                ("push_token_hash", models.CharField(blank=True, db_index=True, max_length=64)),
+                (
+                    "sample_fps",
+                    models.FloatField(
+                        default=1.0,
+                        validators=[
+                            django.core.validators.MinValueValidator(0.05),
+                            django.core.validators.MaxValueValidator(30),
+                        ],
+                    ),
+                ),
+                (
+                    "min_face_px",
+                    models.PositiveSmallIntegerField(
+                        default=32,
+                        help_text="Smallest face box width.",
+                        validators=[
+                            django.core.validators.MinValueValidator(16),
+                            django.core.validators.MaxValueValidator(1000),
+                        ],
+                    ),
+                ),
+                ("enabled", models.BooleanField(default=True)),
+                ("demo", models.BooleanField(default=False, help_text="A demo camera (replays dataset media).")),
+                (
+                    "health",
+                    models.CharField(
+                        choices=[
+                            ("unknown", "Unknown"),
+                            ("online", "Online"),
+                            ("degraded", "Degraded"),
+                            ("offline", "Offline"),
+                        ],
+                        db_index=True,
+                        default="unknown",
+                        max_length=16,
+                    ),
+                ),
+                ("health_changed_at", models.DateTimeField(blank=True, null=True)),
+                ("last_frame_at", models.DateTimeField(blank=True, null=True)),
+                ("achieved_fps", models.FloatField(blank=True, null=True)),
+                ("last_error", models.CharField(blank=True, max_length=300)),
+                ("last_error_at", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "zone",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="cameras", to="cameras.zone"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['code'],
-                'indexes': [models.Index(fields=['zone', 'kind'], name='camera_zone_kind')],
+                "ordering": ["code"],
+                "indexes": [models.Index(fields=["zone", "kind"], name="camera_zone_kind")],
             },
         ),
     ]

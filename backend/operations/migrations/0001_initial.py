@@ -7,47 +7,132 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('cameras', '0002_camera'),
-        ('watchlists', '0002_retention_policy'),
+        ("cameras", "0002_camera"),
+        ("watchlists", "0002_retention_policy"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Operation',
+            name="Operation",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200)),
-                ('purpose', models.TextField(help_text='What the deployment is for (event, incident, search).')),
-                ('authority_reference', models.CharField(help_text='The order or authority that allows it.', max_length=200)),
-                ('camera_groups', django.contrib.postgres.fields.ArrayField(base_field=models.SlugField(max_length=64), blank=True, default=list, size=None)),
-                ('starts_at', models.DateTimeField()),
-                ('ends_at', models.DateTimeField()),
-                ('status', models.CharField(choices=[('requested', 'Requested'), ('authorised', 'Authorised'), ('rejected', 'Rejected'), ('active', 'Active'), ('ended', 'Ended')], db_index=True, default='requested', max_length=16)),
-                ('authorised_at', models.DateTimeField(blank=True, null=True)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('ended_at', models.DateTimeField(blank=True, null=True)),
-                ('status_reason', models.TextField(blank=True, help_text='Why it was rejected or ended early.')),
-                ('demo', models.BooleanField(default=False)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('authorised_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('cameras', models.ManyToManyField(blank=True, related_name='operations', to='cameras.camera')),
-                ('ended_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('requested_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('started_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('watchlists', models.ManyToManyField(related_name='operations', to='watchlists.watchlist')),
-                ('zone', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='cameras.zone')),
-                ('zones', models.ManyToManyField(blank=True, related_name='operations', to='cameras.zone')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=200)),
+                ("purpose", models.TextField(help_text="What the deployment is for (event, incident, search).")),
+                (
+                    "authority_reference",
+                    models.CharField(help_text="The order or authority that allows it.", max_length=200),
+                ),
+                (
+                    "camera_groups",
+                    django.contrib.postgres.fields.ArrayField(
+                        base_field=models.SlugField(max_length=64), blank=True, default=list, size=None
+                    ),
+                ),
+                ("starts_at", models.DateTimeField()),
+                ("ends_at", models.DateTimeField()),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("requested", "Requested"),
+                            ("authorised", "Authorised"),
+                            ("rejected", "Rejected"),
+                            ("active", "Active"),
+                            ("ended", "Ended"),
+                        ],
+                        db_index=True,
+                        default="requested",
+                        max_length=16,
+                    ),
+                ),
+                ("authorised_at", models.DateTimeField(blank=True, null=True)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("ended_at", models.DateTimeField(blank=True, null=True)),
+                ("status_reason", models.TextField(blank=True, help_text="Why it was rejected or ended early.")),
+                ("demo", models.BooleanField(default=False)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "authorised_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                ("cameras", models.ManyToManyField(blank=True, related_name="operations", to="cameras.camera")),
+                (
+                    "ended_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "requested_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to=settings.AUTH_USER_MODEL
+                    ),
+                ),
+                (
+                    "started_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                ("watchlists", models.ManyToManyField(related_name="operations", to="watchlists.watchlist")),
+                (
+                    "zone",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="cameras.zone",
+                    ),
+                ),
+                ("zones", models.ManyToManyField(blank=True, related_name="operations", to="cameras.zone")),
             ],
             options={
-                'ordering': ['-starts_at', '-id'],
-                'indexes': [models.Index(fields=['status', 'starts_at', 'ends_at'], name='operation_active_window')],
-                'constraints': [models.CheckConstraint(condition=models.Q(('ends_at__gt', models.F('starts_at'))), name='operation_window_positive'), models.CheckConstraint(condition=models.Q(('authority_reference', ''), _negated=True), name='operation_has_authority'), models.CheckConstraint(condition=models.Q(('authorised_by__isnull', True), models.Q(('authorised_by', models.F('requested_by')), _negated=True), _connector='OR'), name='operation_authoriser_not_requester'), models.CheckConstraint(condition=models.Q(models.Q(('status__in', ['authorised', 'active', 'ended']), _negated=True), ('authorised_by__isnull', False), _connector='OR'), name='operation_running_needs_authoriser')],
+                "ordering": ["-starts_at", "-id"],
+                "indexes": [models.Index(fields=["status", "starts_at", "ends_at"], name="operation_active_window")],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(("ends_at__gt", models.F("starts_at"))), name="operation_window_positive"
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("authority_reference", ""), _negated=True), name="operation_has_authority"
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            ("authorised_by__isnull", True),
+                            models.Q(("authorised_by", models.F("requested_by")), _negated=True),
+                            _connector="OR",
+                        ),
+                        name="operation_authoriser_not_requester",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            models.Q(("status__in", ["authorised", "active", "ended"]), _negated=True),
+                            ("authorised_by__isnull", False),
+                            _connector="OR",
+                        ),
+                        name="operation_running_needs_authoriser",
+                    ),
+                ],
             },
         ),
     ]
