@@ -15,7 +15,9 @@ from django.utils import timezone
 from PIL import Image
 
 from backend.accounts.models import User
-from backend.cameras.models import Zone
+from backend.alerts.models import Alert
+from backend.cameras.models import Camera, Zone
+from backend.operations.models import Operation
 from backend.watchlists.models import FaceTemplate, ImportJob, Subject, SubjectPhoto, Watchlist
 
 TEST_MODEL_VERSION = "test-model@1"
@@ -98,3 +100,73 @@ def template_make(
 
 def import_job_make(*, watchlist: Watchlist, created_by: User) -> ImportJob:
     return ImportJob.objects.create(watchlist=watchlist, created_by=created_by, status=ImportJob.Status.DONE)
+
+
+# --- cameras, operations, alerts -------------------------------------------------------------
+_camera_numbers = itertools.count(1)
+
+
+def camera_make(*, zone: Zone, **fields: Any) -> Camera:
+    number = next(_camera_numbers)
+    fields.setdefault("code", f"test-cam-{number}")
+    fields.setdefault("name", f"Test camera {number}")
+    fields.setdefault("latitude", zone.centre_lat)
+    fields.setdefault("longitude", zone.centre_lon)
+    return Camera.objects.create(zone=zone, **fields)
+
+
+def operation_make(
+    *,
+    requested_by: User,
+    authorised_by: User | None,
+    watchlists: list[Watchlist],
+    zones: list[Zone] = (),  # type: ignore[assignment]
+    cameras: list[Camera] = (),  # type: ignore[assignment]
+    status: str = Operation.Status.ACTIVE,
+    starts_in: timedelta = timedelta(hours=-1),
+    lasts: timedelta = timedelta(hours=8),
+    **fields: Any,
+) -> Operation:
+    """An operation written straight to the database (default: active, started an hour ago)."""
+    start = timezone.now() + starts_in
+    fields.setdefault("name", "Test operation")
+    fields.setdefault("purpose", "Testing")
+    fields.setdefault("authority_reference", "Order 1/2026")
+    operation = Operation.objects.create(
+        requested_by=requested_by,
+        authorised_by=authorised_by,
+        authorised_at=timezone.now() if authorised_by else None,
+        status=status,
+        starts_at=start,
+        ends_at=start + lasts,
+        started_at=start if status == Operation.Status.ACTIVE else None,
+        **fields,
+    )
+    operation.watchlists.set(watchlists)
+    operation.zones.set(zones)
+    operation.cameras.set(cameras)
+    return operation
+
+
+def alert_make(*, subject: Subject, camera: Camera, operation: Operation, score: float = 0.95, **fields: Any) -> Alert:
+    """An alert written straight to the database (tests of adjudication; raising goes through the
+    pipeline in its own tests)."""
+    now = timezone.now()
+    fields.setdefault("first_seen_at", now)
+    fields.setdefault("last_seen_at", now)
+    return Alert.objects.create(
+        subject=subject,
+        watchlist=subject.watchlist,
+        priority=subject.watchlist.priority,
+        camera=camera,
+        operation=operation,
+        zone=camera.zone,
+        latitude=camera.latitude,
+        longitude=camera.longitude,
+        probe_jpeg=jpeg_bytes((48, 48)),
+        best_score=score,
+        threshold=subject.watchlist.match_threshold,
+        model_version=TEST_MODEL_VERSION,
+        sightings_count=1,
+        **fields,
+    )

@@ -1,7 +1,10 @@
-"""What changes zones (and, from the live-recognition issue on, cameras)."""
+"""What changes zones and cameras."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import secrets
 from typing import Any
 
 from django.db import transaction
@@ -10,7 +13,7 @@ from django.http import HttpRequest
 from backend.audit.services import audit_record
 from backend.core.errors import Conflict
 
-from .models import Zone
+from .models import Camera, Zone
 
 ZONE_FIELDS = ("code", "name", "station_name", "centre_lat", "centre_lon", "boundary")
 
@@ -90,3 +93,38 @@ def zone_seed(*, zones: list[dict[str, Any]]) -> int:
             zone_create(**spec)
             created += 1
     return created
+
+
+# --- camera-scoped push tokens -------------------------------------------------------------
+PUSH_TOKEN_BYTES = 32
+
+
+def _push_hash(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+@transaction.atomic
+def camera_push_token_rotate(*, camera: Camera, actor: Any, request: HttpRequest | None = None) -> str:
+    """A new push token for one camera (the old one stops working). Returns the key, which is
+    shown once: only its hash is stored."""
+    key = secrets.token_urlsafe(PUSH_TOKEN_BYTES)
+    camera.push_token_prefix, camera.push_token_hash = key[:8], _push_hash(key)
+    camera.save(update_fields=["push_token_prefix", "push_token_hash", "updated_at"])
+    audit_record(
+        action="camera.push_token_rotate",
+        actor=actor,
+        request=request,
+        object_type="camera",
+        object_id=str(camera.pk),
+        zone=camera.zone,
+        summary={"code": camera.code, "prefix": camera.push_token_prefix},
+    )
+    return key
+
+
+def camera_by_push_token(*, camera_id: int, key: str) -> Camera | None:
+    """The enabled camera whose push token this is, or None (wrong camera, wrong or no token)."""
+    camera = Camera.objects.filter(pk=camera_id, enabled=True).select_related("zone").first()
+    if camera is None or not camera.push_token_hash or not key:
+        return None
+    return camera if hmac.compare_digest(camera.push_token_hash, _push_hash(key)) else None
