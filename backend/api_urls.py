@@ -7,8 +7,11 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
 from backend.accounts.api import ApiTokenViewSet, MeView, TokenView, UserViewSet
-from backend.cameras.api import ZoneViewSet
+from backend.alerts.api import AlertViewSet, SightingViewSet
+from backend.cameras.api import CameraViewSet, ZoneViewSet
 from backend.core.api import RetentionPolicyViewSet
+from backend.operations.api import OperationViewSet
+from backend.recognition.api import FramePushView
 from backend.watchlists.api import (
     IdentifyView,
     ImportJobViewSet,
@@ -20,6 +23,7 @@ from backend.watchlists.api import (
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
 router.register("zones", ZoneViewSet, basename="zone")
+router.register("cameras", CameraViewSet, basename="camera")
 router.register("users", UserViewSet, basename="user")
 router.register("tokens", ApiTokenViewSet, basename="apitoken")
 router.register("retention", RetentionPolicyViewSet, basename="retention")
@@ -27,6 +31,9 @@ router.register("watchlists", WatchlistViewSet, basename="watchlist")
 router.register("subjects", SubjectViewSet, basename="subject")
 router.register("photos", SubjectPhotoViewSet, basename="subjectphoto")
 router.register("imports", ImportJobViewSet, basename="importjob")
+router.register("alerts", AlertViewSet, basename="alert")
+router.register("sightings", SightingViewSet, basename="sighting")
+router.register("operations", OperationViewSet, basename="operation")
 
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
@@ -35,5 +42,6 @@ urlpatterns = [
     path("auth/token/", TokenView.as_view(), name="token"),
     path("audit/", include("backend.audit.urls")),
     path("identify/", IdentifyView.as_view(), name="identify"),
+    path("cameras/<int:camera_id>/frames", FramePushView.as_view(), name="camera-frames"),
     *router.urls,
 ]

@@ -17,6 +17,8 @@ from .roles import ALL_ROLES
 MATRIX_PATH = Path(__file__).with_name("permission_matrix.yaml")
 ANONYMOUS = "anonymous"
 AUTHENTICATED = "authenticated"
+# The route authenticates with a camera-scoped push token, checked by its view (no user, no role).
+CAMERA_TOKEN = "camera_token"  # noqa: S105 - a rule name, not a secret
 TOKENS_KEY = "tokens"  # per route: the non-user token purposes it accepts (e.g. camera_push)
 TOKEN_PURPOSES = {"service", "camera_push"}
 
@@ -33,7 +35,7 @@ def load_matrix() -> dict[str, dict[str, Any]]:
                 if not set(rule) <= TOKEN_PURPOSES:
                     raise ValueError(f"permission matrix: {route} accepts unknown token purposes {rule!r}")
                 continue
-            if rule in (ANONYMOUS, AUTHENTICATED):
+            if rule in (ANONYMOUS, AUTHENTICATED, CAMERA_TOKEN):
                 continue
             if not isinstance(rule, list) or not set(rule) <= known:
                 raise ValueError(f"permission matrix: {route} {method} has an unknown rule {rule!r}")
@@ -58,8 +60,8 @@ def is_allowed(user: Any, route: str | None, method: str, token_purpose: str | N
     rule = rule_for(route, method)
     if rule is None:
         return False
-    if rule == ANONYMOUS:
-        return True
+    if rule in (ANONYMOUS, CAMERA_TOKEN):
+        return True  # CAMERA_TOKEN: the view itself checks the camera's own push token
     if token_purpose in TOKEN_PURPOSES and token_purpose not in load_matrix()[route].get(TOKENS_KEY, []):  # type: ignore[index]
         return False
     if not (user and user.is_authenticated and user.is_active):

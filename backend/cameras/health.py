@@ -17,6 +17,41 @@ from .models import Camera
 
 CAMERA_OFFLINE_AFTER_S = 60
 ERROR_TEXT_MAX = 300
+# A processing fault (Triton away, garbage frames) keeps a camera degraded this long after the
+# last faulty frame, whatever its stream reporter says.
+FAULT_HOLD_S = 30
+
+
+def _fault_key(camera_id: int) -> str:
+    return f"camera-fault:{camera_id}"
+
+
+def camera_fault_report(*, camera_id: int, error: str) -> None:
+    """The pipeline could not process this camera's frame: the camera is degraded. Only the first
+    fault of a run touches the database (a Redis flag remembers the rest)."""
+    from backend.recognition.frames import frame_redis
+
+    if frame_redis().set(_fault_key(camera_id), error.encode(), ex=FAULT_HOLD_S, nx=True):
+        camera_health_update(camera_id=camera_id, health=Camera.Health.DEGRADED, error=error)
+    else:
+        frame_redis().expire(_fault_key(camera_id), FAULT_HOLD_S)
+
+
+def camera_fault_clear(*, camera_id: int) -> None:
+    """A frame of this camera was processed: a fault it had is over (recovery needs no restart)."""
+    from backend.recognition.frames import frame_redis
+
+    if frame_redis().delete(_fault_key(camera_id)):
+        camera_health_update(camera_id=camera_id, health=Camera.Health.ONLINE)
+
+
+def _camera_has_fault(camera_id: int) -> bool:
+    from backend.recognition.frames import frame_redis
+
+    try:
+        return bool(frame_redis().exists(_fault_key(camera_id)))
+    except Exception:  # Redis away: the stream reporter's word stands
+        return False
 
 
 def camera_status_event(camera: Camera) -> dict[str, Any]:
@@ -55,6 +90,8 @@ def camera_health_update(
     if camera is None:
         return None
     now = timezone.now()
+    if health == Camera.Health.ONLINE and _camera_has_fault(camera_id):
+        health = Camera.Health.DEGRADED  # frames arrive, but the pipeline cannot process them
     fields: list[str] = []
     changed = False
     if health is not None and health != camera.health:

@@ -1,5 +1,6 @@
 """Police-station zones of Pune used by the embedded defaults and the demo (centre coordinates of
-each station's area; outlines come with the camera-registry issue)."""
+each station's area). Outlines (`boundary`) are drawn by the camera seed from the cameras of each
+zone (backend.cameras.seed.zone_boundaries_fill)."""
 
 from __future__ import annotations
 
@@ -73,5 +74,48 @@ PUNE_ZONES: list[dict[str, object]] = [
         "station_name": "Dattawadi Police Station",
         "centre_lat": 18.4966,
         "centre_lon": 73.8477,
+    },
+    # Outer stations, for the places of backend.cameras.places beyond the old city.
+    {
+        "code": "kothrud",
+        "name": "Kothrud",
+        "station_name": "Kothrud Police Station",
+        "centre_lat": 18.5074,
+        "centre_lon": 73.8077,
+    },
+    {
+        "code": "hadapsar",
+        "name": "Hadapsar",
+        "station_name": "Hadapsar Police Station",
+        "centre_lat": 18.5089,
+        "centre_lon": 73.9259,
+    },
+    {
+        "code": "bharati-vidyapeeth",
+        "name": "Bharati Vidyapeeth (Katraj)",
+        "station_name": "Bharati Vidyapeeth Police Station",
+        "centre_lat": 18.4580,
+        "centre_lon": 73.8590,
+    },
+    {
+        "code": "chandannagar",
+        "name": "Chandannagar (Kharadi)",
+        "station_name": "Chandannagar Police Station",
+        "centre_lat": 18.5610,
+        "centre_lon": 73.9330,
+    },
+    {
+        "code": "hinjewadi",
+        "name": "Hinjewadi (IT Park)",
+        "station_name": "Hinjewadi Police Station (Pimpri-Chinchwad)",
+        "centre_lat": 18.5913,
+        "centre_lon": 73.7389,
+    },
+    {
+        "code": "pimpri",
+        "name": "Pimpri",
+        "station_name": "Pimpri Police Station (Pimpri-Chinchwad)",
+        "centre_lat": 18.6298,
+        "centre_lon": 73.7997,
     },
 ]

@@ -266,7 +266,7 @@ def celery_worker_process(config: StackConfig, env: dict[str, str], *, name: str
     start_offset = log_path.stat().st_size if log_path.exists() else 0
     return ManagedProcess(
         name="Celery worker",
-        argv=_celery("worker", "-l", "INFO", "-n", f"{name}@%h", "--concurrency", "2"),
+        argv=_celery("worker", "-l", "INFO", "-n", f"{name}@%h", "--concurrency", "2", "-Q", "celery,recognition"),
         log_path=log_path,
         ready=lambda: _log_says(log_path, " ready.", start_offset),
         ready_timeout_s=60,
@@ -287,6 +287,22 @@ def celery_beat_process(config: StackConfig, env: dict[str, str]) -> ManagedProc
         ready_timeout_s=60,
         env=env,
         cwd=ROOT,
+    )
+
+
+def ingest_process(config: StackConfig, env: dict[str, str], *, shard: str = "0/1") -> ManagedProcess:
+    """`manage.py ingest --shard i/n`: reads the cameras of one shard (ready once it loaded them)."""
+    log_path = config.log_dir / f"ingest-{shard.replace('/', '-of-')}.log"
+    start_offset = log_path.stat().st_size if log_path.exists() else 0
+    return ManagedProcess(
+        name=f"Ingest worker {shard}",
+        argv=[python_for("backend"), str(ROOT / "manage.py"), "ingest", "--shard", shard],
+        log_path=log_path,
+        ready=lambda: _log_says(log_path, "Ingest worker ready", start_offset),
+        ready_timeout_s=60,
+        env=env,
+        cwd=ROOT,
+        stop_timeout_s=15,  # camera threads close their sources (a stuck read ends within 5 s)
     )
 
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
@@ -138,6 +140,15 @@ class Stack:
             time.sleep(1)
 
 
+def metrics_dir_reset(config: StackConfig) -> Path:
+    """An empty folder for the Prometheus samples of this run's processes (web, workers, ingest):
+    samples of processes of an earlier run must not be added to this one's."""
+    folder = config.data_dir / "prometheus"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    return folder
+
+
 def run(config: StackConfig) -> int:
     """`make run`: the whole stack on the embedded defaults until Ctrl-C."""
     started = time.monotonic()
@@ -149,11 +160,16 @@ def run(config: StackConfig) -> int:
         stack.start_infrastructure()
         say("applying migrations ...")
         stack.manage("migrate", "--noinput")
-        for line in stack.manage("bootstrap_admin").splitlines() + stack.manage("seed_zones").splitlines():
-            print(f"        {line}", flush=True)
+        # The registry (2,880 cameras), then the demo: a list enrolled from the datasets, demo cameras
+        # replaying dataset media, and the standing demo operation (all idempotent).
+        for command in ("bootstrap_admin", "seed_zones", "seed_cameras", "demo_seed"):
+            for line in stack.manage(command).splitlines():
+                print(f"        {line}", flush=True)
+        stack.env["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir_reset(config))
         stack.start_process(services.celery_worker_process(config, stack.env))
         stack.start_process(services.celery_beat_process(config, stack.env))
         stack.start_process(services.web_process(config, stack.env, config.web_port))
+        stack.start_process(services.ingest_process(config, stack.env))
         report = stack.wait_healthy()
         say(
             f"healthy in {time.monotonic() - started:.1f} s: "

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from backend.cameras.models import Camera
+from backend.accounts.models import User
+from backend.cameras.models import Camera, Zone
 
 from .models import Operation
 
@@ -53,3 +55,66 @@ def _active_groups(active: QuerySet[Operation]) -> list[str]:
     for names in active.values_list("camera_groups", flat=True):
         groups.update(names)
     return sorted(groups)
+
+
+# --------------------------------------------------------------------------- what users may see
+
+
+def operation_zone_ids(
+    *, zones: Iterable[Zone | int], camera_groups: Sequence[str], cameras: Iterable[Camera]
+) -> set[int]:
+    """The zones a coverage touches: its zones, the zones of its cameras and of its groups' cameras."""
+    ids = {zone if isinstance(zone, int) else zone.pk for zone in zones} | {camera.zone_id for camera in cameras}
+    if camera_groups:
+        ids |= set(
+            Camera.objects.filter(group__in=camera_groups).order_by().values_list("zone_id", flat=True).distinct()
+        )
+    return ids
+
+
+def operation_touched_zone_ids(*, operation: Operation) -> set[int]:
+    return operation_zone_ids(
+        zones=operation.zones.values_list("pk", flat=True),
+        camera_groups=operation.camera_groups,
+        cameras=operation.cameras.only("pk", "zone_id"),
+    )
+
+
+def operations_touching_zones(*, zone_ids: Sequence[int]) -> QuerySet[Operation]:
+    """Operations whose coverage touches any of these zones (as owner, by zone, camera or group)."""
+    groups = list(
+        Camera.objects.filter(zone_id__in=zone_ids)
+        .exclude(group="")
+        .order_by()
+        .values_list("group", flat=True)
+        .distinct()
+    )
+    touching = Q(zone_id__in=zone_ids) | Q(zones__in=zone_ids) | Q(cameras__zone_id__in=zone_ids)
+    if groups:
+        touching |= Q(camera_groups__overlap=groups)
+    return Operation.objects.filter(pk__in=Operation.objects.filter(touching).values("pk"))
+
+
+def operation_list_visible_to(*, user: User) -> QuerySet[Operation]:
+    """City-wide roles see every operation; officers and supervisors those touching their zones
+    (and those they asked for)."""
+    operations = Operation.objects.select_related(
+        "zone", "requested_by", "authorised_by", "started_by", "ended_by"
+    ).prefetch_related("zones", "watchlists__zone", "cameras")
+    if user.sees_all_zones:
+        return operations
+    zone_ids = list(user.zones.values_list("pk", flat=True))
+    return operations.filter(Q(pk__in=operations_touching_zones(zone_ids=zone_ids).values("pk")) | Q(requested_by=user))
+
+
+def operation_cameras(*, operation: Operation) -> QuerySet[Camera]:
+    """Every camera the operation covers (by zone, group or name), whether or not it streams."""
+    covered = Q(zone__in=operation.zones.values("pk")) | Q(pk__in=operation.cameras.values("pk"))
+    if operation.camera_groups:
+        covered |= Q(group__in=operation.camera_groups)
+    return Camera.objects.filter(covered).select_related("zone").order_by("code")
+
+
+def camera_list_visible_to(*, user: User) -> QuerySet[Camera]:
+    cameras = Camera.objects.select_related("zone")
+    return cameras if user.sees_all_zones else cameras.filter(zone__members=user)

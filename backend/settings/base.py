@@ -116,6 +116,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "alerts-escalate": {"task": "alerts.escalate_overdue", "schedule": timedelta(seconds=15)},
     # Mark cameras offline whose ingest stopped reporting.
     "cameras-health-sweep": {"task": "cameras.health_sweep", "schedule": timedelta(seconds=30)},
+    # End operations whose window passed (recognition already stopped at the window's end).
+    "operations-end-lapsed": {"task": "operations.end_lapsed", "schedule": timedelta(minutes=1)},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 
@@ -198,6 +200,8 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = UPLOAD_MAX_BYTES + 1024 * 1024
 ENROL_MIN_INTEROCULAR_PX = env_int("ENROL_MIN_INTEROCULAR_PX", 24, minimum=16, maximum=200)
 # Longest a watchlist entry may be approved for before it must be renewed (and re-approved).
 WATCHLIST_MAX_EXPIRY_DAYS = env_int("WATCHLIST_MAX_EXPIRY_DAYS", 730, minimum=1, maximum=3650)
+# Longest window an operation (an authorised deployment) may be requested for.
+OPERATION_MAX_DAYS = env_int("OPERATION_MAX_DAYS", 30, minimum=1, maximum=366)
 # 1:N search: exact scan over the eligible templates up to this many, HNSW above (search.py;
 # figures from backend/watchlists/benchmark.py in docs/architecture.md).
 SEARCH_EXACT_MAX_TEMPLATES = env_int("SEARCH_EXACT_MAX_TEMPLATES", 20_000, minimum=0, maximum=10_000_000)

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from backend.accounts.permissions import ANONYMOUS, AUTHENTICATED, load_matrix
+from backend.accounts.permissions import ANONYMOUS, AUTHENTICATED, CAMERA_TOKEN, load_matrix
 from backend.accounts.roles import ALL_ROLES, Role
 from backend.routing import websocket_urlpatterns
 
@@ -64,6 +64,18 @@ def sample_kwargs(route: str, users_by_role, zones) -> dict[str, object]:  # typ
         return {"pk": officer.pk}
     if route == "api:apitoken-detail":
         return {"pk": token_create(user=officer, purpose="user")[0].pk}
+    if route in ("api:camera-detail", "api:camera-push-token"):
+        from tests.factories import camera_make
+
+        return {"pk": camera_make(zone=zones["north"]).pk}
+    if route == "api:camera-frames":
+        from tests.factories import camera_make
+
+        return {"camera_id": camera_make(zone=zones["north"], stream_kind="push").pk}
+    if route.startswith("api:operation-") and route != "api:operation-list":
+        return {"pk": _operation_sample(users_by_role, zones).pk}
+    if route.startswith("api:alert-") and route not in ("api:alert-list", "api:alert-export"):
+        return {"pk": _alert_sample(users_by_role, zones).pk}
     if route == "api:retention-detail":
         return {"data_kind": "login_attempts"}
     if route in ("dashboard:subject-detail", "dashboard:watchlist-import"):
@@ -92,9 +104,41 @@ def _watchlist_sample(route: str, users_by_role, zones):  # type: ignore[no-unty
     return watchlist
 
 
+def _operation_sample(users_by_role, zones):  # type: ignore[no-untyped-def]
+    """A north operation the officer requested, waiting for authorisation: every allowed role can
+    act on it (the supervisor of north, commissioners, admins authorise; the officer edits)."""
+    from backend.operations.models import Operation
+    from tests.factories import operation_make, watchlist_make
+
+    watchlist = watchlist_make(zone=zones["north"], created_by=users_by_role[Role.SUPERVISOR])
+    return operation_make(
+        requested_by=users_by_role[Role.OFFICER],
+        authorised_by=None,
+        watchlists=[watchlist],
+        zones=[zones["north"]],
+        status=Operation.Status.REQUESTED,
+        zone=zones["north"],
+    )
+
+
+def _alert_sample(users_by_role, zones):  # type: ignore[no-untyped-def]
+    """A new alert in north: every allowed role can act on it (escalate, acknowledge, view)."""
+    from tests.factories import alert_make, camera_make, operation_make, subject_make, watchlist_make
+
+    supervisor, officer = users_by_role[Role.SUPERVISOR], users_by_role[Role.OFFICER]
+    watchlist = watchlist_make(zone=zones["north"], created_by=supervisor)
+    subject = subject_make(watchlist=watchlist, created_by=officer, approved_by=supervisor, status="active")
+    operation = operation_make(
+        requested_by=officer, authorised_by=supervisor, watchlists=[watchlist], zones=[zones["north"]]
+    )
+    return alert_make(subject=subject, camera=camera_make(zone=zones["north"]), operation=operation)
+
+
 def expected_allowed(rule: object, role: Role | None) -> bool:
     if rule == ANONYMOUS:
         return True
+    if rule == CAMERA_TOKEN:
+        return False  # only a camera's own push token opens it; no user or role does
     if role is None:
         return False
     return rule == AUTHENTICATED or role.value in rule  # type: ignore[operator]

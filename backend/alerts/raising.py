@@ -1,0 +1,162 @@
+"""Raising and extending alerts from the live pipeline (the only writer of Alert and Sighting
+rows besides adjudication).
+
+Dedupe: the same subject at the same camera within ALERT_COOLDOWN_S extends the existing alert
+with sightings instead of raising another. A PostgreSQL advisory lock per (subject, camera) makes
+two workers that see the same person at once produce one alert, and the unique (frame_id, subject)
+of Sighting makes a redelivered frame add nothing: a retry never makes a duplicate alert."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import F
+
+from backend.audit.services import audit_record_system
+from backend.cameras.models import Camera
+from backend.core import metrics
+from backend.operations.models import Operation
+from backend.recognition.pooling import Hit
+from backend.watchlists.models import Subject, Watchlist
+
+from .events import alert_publish_on_commit
+from .models import Alert, Sighting
+
+LOCK_NAMESPACE = 0x616C  # "al": advisory locks of alert dedupe
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What the pipeline knows about one matched face (plus the track's earlier hits)."""
+
+    subject_id: int
+    watchlist: Watchlist
+    camera: Camera
+    operation: Operation
+    hits: list[Hit]  # time order; the last one is the current frame
+    crop_jpeg: bytes
+    model_version: str
+    matched_photo_id: int | None
+
+
+def _at(hit: Hit) -> datetime:
+    return datetime.fromtimestamp(hit.at, tz=UTC)
+
+
+def _lock(subject_id: int, camera_id: int) -> None:
+    digest = hashlib.sha256(f"{subject_id}:{camera_id}".encode()).digest()
+    key = int.from_bytes(digest[:4], "big", signed=True)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [LOCK_NAMESPACE, key])
+
+
+def alert_open_for(*, subject_id: int, camera_id: int, at: datetime) -> Alert | None:
+    """The alert this subject at this camera would extend: last seen within the cooldown."""
+    return (
+        Alert.objects.filter(
+            subject_id=subject_id,
+            camera_id=camera_id,
+            last_seen_at__gte=at - timedelta(seconds=settings.ALERT_COOLDOWN_S),
+        )
+        .order_by("-last_seen_at")
+        .first()
+    )
+
+
+@transaction.atomic
+def sightings_record(evidence: Evidence, *, raise_new: bool) -> tuple[Alert | None, bool]:
+    """Add the evidence's hits as sightings of the open alert, or raise a new alert when
+    `raise_new` (pooling said so). Returns (the alert, created), or (None, False) when nothing
+    changed: no open alert and no raise, or frames already recorded (a redelivered task)."""
+    camera, current = evidence.camera, evidence.hits[-1]
+    _lock(evidence.subject_id, camera.pk)
+    alert = alert_open_for(subject_id=evidence.subject_id, camera_id=camera.pk, at=_at(evidence.hits[0]))
+    created = False
+    if alert is None:
+        if not raise_new:
+            return None, False
+        alert = _alert_create(evidence)
+        created = True
+    added = _sightings_add(alert, evidence)
+    if not added and not created:
+        return None, False  # frames already recorded (a redelivered task): nothing changes
+    updates: dict[str, object] = {"sightings_count": F("sightings_count") + added}
+    last = max(_at(hit) for hit in evidence.hits)
+    if last > alert.last_seen_at:
+        updates["last_seen_at"] = last
+    if not created and current.score > alert.best_score:
+        # A better view of the face replaces the probe crop.
+        updates.update(best_score=current.score, probe_jpeg=evidence.crop_jpeg, probe_box=list(current.box))
+        if evidence.matched_photo_id:
+            updates["matched_photo_id"] = evidence.matched_photo_id
+    Alert.objects.filter(pk=alert.pk).update(**updates)
+    metrics.SIGHTINGS.inc(added)
+    alert_publish_on_commit(alert, "alert.created" if created else "alert.updated")
+    return alert, created
+
+
+def _alert_create(evidence: Evidence) -> Alert:
+    camera, watchlist, current = evidence.camera, evidence.watchlist, evidence.hits[-1]
+    best = max(evidence.hits, key=lambda hit: hit.score)
+    alert = Alert.objects.create(
+        subject_id=evidence.subject_id,
+        watchlist=watchlist,
+        priority=watchlist.priority,
+        camera=camera,
+        operation=evidence.operation,
+        zone_id=camera.zone_id,
+        latitude=current.latitude,
+        longitude=current.longitude,
+        probe_jpeg=evidence.crop_jpeg,
+        probe_box=list(current.box),
+        matched_photo_id=evidence.matched_photo_id,
+        best_score=max(best.score, current.score),
+        threshold=watchlist.match_threshold,
+        model_version=evidence.model_version,
+        first_seen_at=_at(evidence.hits[0]),
+        last_seen_at=_at(evidence.hits[0]),
+        sightings_count=0,
+    )
+    audit_record_system(
+        action="alert.raise",
+        object_type="alert",
+        object_id=str(alert.pk),
+        zone=camera.zone,
+        summary={
+            "subject": evidence.subject_id,
+            "subject_name": Subject.objects.filter(pk=evidence.subject_id).values_list("full_name", flat=True).first(),
+            "watchlist": watchlist.pk,
+            "camera": camera.code,
+            "operation": evidence.operation.pk,
+            "score": round(alert.best_score, 4),
+            "threshold": watchlist.match_threshold,
+            "frames_pooled": len(evidence.hits),
+            "model_version": evidence.model_version,
+        },
+    )
+    metrics.ALERTS.labels(str(watchlist.priority)).inc()
+    return alert
+
+
+def _sightings_add(alert: Alert, evidence: Evidence) -> int:
+    rows = [
+        Sighting(
+            alert=alert,
+            subject_id=evidence.subject_id,
+            camera=evidence.camera,
+            captured_at=_at(hit),
+            score=hit.score,
+            latitude=hit.latitude,
+            longitude=hit.longitude,
+            box=list(hit.box),
+            frame_id=hit.frame_id,
+        )
+        for hit in evidence.hits
+    ]
+    before = Sighting.objects.filter(alert=alert).count()
+    Sighting.objects.bulk_create(rows, ignore_conflicts=True)
+    return Sighting.objects.filter(alert=alert).count() - before

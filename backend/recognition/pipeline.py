@@ -1,0 +1,219 @@
+"""One frame, start to end: frame key -> Triton face_pipeline -> quality gate -> 1:N search of the
+camera's operations' watchlists -> per-watchlist threshold -> evidence pooling -> alert.
+
+Faces that match nobody are dropped here and now: their crop and template exist only in this
+function's memory and are counted, never stored. The frame itself is deleted from Redis once
+processed. Every path that drops a frame counts why (backend/core/metrics.py)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import cv2
+import numpy as np
+
+from backend.alerts.raising import Evidence, alert_open_for, sightings_record
+from backend.cameras.health import camera_fault_clear, camera_fault_report
+from backend.cameras.models import Camera
+from backend.core import metrics
+from backend.operations.models import Operation
+from backend.operations.selectors import operations_active_for_camera
+from backend.watchlists.models import Watchlist
+from backend.watchlists.search import template_search
+
+from .errors import InferenceError, InferenceUnavailable, InvalidImage
+from .frames import frame_forget, frame_take
+from .inference_client import Face, get_client
+from .pooling import Hit, PoolRule, pool_decide, track_add, track_forget
+
+logger = logging.getLogger(__name__)
+
+CROP_MARGIN = 0.25  # of the box size, around the face
+CROP_MAX_PX = 256
+
+
+@dataclass
+class FrameOutcome:
+    """What happened to one frame (for tests, logs and the benchmark)."""
+
+    status: str  # "processed" or a drop reason
+    faces: int = 0
+    below_quality: int = 0
+    unmatched: int = 0
+    hits: int = 0
+    alerts_created: list[int] = field(default_factory=list)
+    alerts_extended: list[int] = field(default_factory=list)
+
+
+def frame_process(
+    *,
+    frame_id: str,
+    camera_id: int,
+    captured_at: float,
+    latitude: float | None = None,
+    longitude: float | None = None,
+    max_age_s: float,
+) -> FrameOutcome:
+    started = time.time()
+    metrics.STAGE_SECONDS.labels("queue").observe(max(0.0, started - captured_at))
+    if started - captured_at > max_age_s:
+        frame_forget(frame_id)
+        return _dropped("stale")
+    jpeg = frame_take(frame_id)
+    if jpeg is None:
+        return _dropped("expired")  # TTL passed, or a redelivered task after the frame was processed
+    camera = Camera.objects.select_related("zone").filter(pk=camera_id, enabled=True).first()
+    operations = operations_active_for_camera(camera=camera) if camera is not None else []
+    watchlists = _watchlists_of(operations)
+    if camera is None or not watchlists:
+        frame_forget(frame_id)
+        return _dropped("no_operation")
+    faces = _detect(jpeg, camera)
+    if faces is None:
+        frame_forget(frame_id)
+        return FrameOutcome(status="triton_error")
+    outcome = FrameOutcome(status="processed", faces=len(faces))
+    metrics.FACES_DETECTED.inc(len(faces))
+    position = (
+        latitude if latitude is not None else camera.latitude,
+        longitude if longitude is not None else camera.longitude,
+    )
+    image: np.ndarray | None = None  # decoded only when a face matches (for its crop)
+    for face in faces:
+        if face.template is None or not face.passed_quality or face.box[2] - face.box[0] < camera.min_face_px:
+            outcome.below_quality += 1
+            metrics.FACES_BELOW_QUALITY.inc()
+            continue
+        search_started = time.perf_counter()
+        result = template_search(embedding=face.template, model_version=face.model_version, watchlists=watchlists, k=1)
+        metrics.STAGE_SECONDS.labels("search").observe(time.perf_counter() - search_started)
+        metrics.SEARCHES.inc()
+        best = result.candidates[0] if result.candidates else None
+        rule = PoolRule.for_threshold(best.threshold) if best else None
+        if best is None or rule is None or not rule.counts_as_hit(best.score):
+            outcome.unmatched += 1
+            metrics.FACES_UNMATCHED.inc()
+            continue  # dropped: nothing about this face is kept
+        outcome.hits += 1
+        if image is None:
+            image = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
+        hit = Hit(
+            at=captured_at,
+            score=best.score,
+            frame_id=frame_id,
+            box=tuple(round(v, 1) for v in face.box),  # type: ignore[arg-type]
+            latitude=position[0],
+            longitude=position[1],
+        )
+        watchlist = next(w for w in watchlists if w.pk == best.watchlist_id)
+        operation = next(op for op in operations if any(w.pk == watchlist.pk for w in op.watchlists.all()))
+        _record(
+            outcome,
+            hit=hit,
+            rule=rule,
+            subject_id=best.subject_id,
+            watchlist=watchlist,
+            camera=camera,
+            operation=operation,
+            crop=_crop_jpeg(image, face),
+            model_version=face.model_version,
+            matched_photo_id=best.photo_id,
+        )
+    frame_forget(frame_id)
+    metrics.STAGE_SECONDS.labels("total").observe(time.time() - captured_at)
+    return outcome
+
+
+def _record(
+    outcome: FrameOutcome,
+    *,
+    hit: Hit,
+    rule: PoolRule,
+    subject_id: int,
+    watchlist: Watchlist,
+    camera: Camera,
+    operation: Operation,
+    crop: bytes,
+    model_version: str,
+    matched_photo_id: int,
+) -> None:
+    """Extend the open alert with this sighting, or pool the hit and raise when evidence suffices."""
+    metrics.MATCHES.inc()
+
+    def evidence(hits: list[Hit]) -> Evidence:
+        return Evidence(subject_id, watchlist, camera, operation, hits, crop, model_version, matched_photo_id)
+
+    at = datetime.fromtimestamp(hit.at, tz=UTC)
+    if alert_open_for(subject_id=subject_id, camera_id=camera.pk, at=at) is not None:
+        if hit.score < rule.threshold:
+            return  # a near match supports pooling, but is not itself a sighting
+        alert, created = sightings_record(evidence([hit]), raise_new=False)
+    else:
+        track = track_add(camera_id=camera.pk, subject_id=subject_id, hit=hit, rule=rule)
+        if not pool_decide(track, rule):
+            return
+        alert, created = sightings_record(evidence(track), raise_new=True)
+        track_forget(camera_id=camera.pk, subject_id=subject_id)
+    if alert is not None:
+        (outcome.alerts_created if created else outcome.alerts_extended).append(alert.pk)
+
+
+def _watchlists_of(operations: list[Operation]) -> list[Watchlist]:
+    seen: dict[int, Watchlist] = {}
+    for operation in operations:
+        for watchlist in operation.watchlists.all():
+            if watchlist.active:
+                seen.setdefault(watchlist.pk, watchlist)
+    return list(seen.values())
+
+
+def _detect(jpeg: bytes, camera: Camera) -> list[Face] | None:
+    """Faces of the frame, or None when the frame is dropped (Triton away, not an image)."""
+    started = time.perf_counter()
+    try:
+        faces = get_client().detect_and_embed(jpeg)
+    except InferenceUnavailable:
+        metrics.TRITON_ERRORS.labels("unavailable").inc()
+        metrics.FRAMES_DROPPED.labels("triton_error").inc()
+        camera_fault_report(camera_id=camera.pk, error="The face recognition service is unavailable.")
+        return None
+    except InferenceError:
+        metrics.TRITON_ERRORS.labels("bad_response").inc()
+        metrics.FRAMES_DROPPED.labels("triton_error").inc()
+        camera_fault_report(camera_id=camera.pk, error="The face recognition service gave a malformed answer.")
+        return None
+    except InvalidImage:
+        metrics.FRAMES_DROPPED.labels("corrupt").inc()
+        camera_fault_report(camera_id=camera.pk, error="The camera sent a frame that is not a valid image.")
+        return None
+    finally:
+        metrics.STAGE_SECONDS.labels("inference").observe(time.perf_counter() - started)
+    camera_fault_clear(camera_id=camera.pk)
+    return list(faces)
+
+
+def _crop_jpeg(image: np.ndarray | None, face: Face) -> bytes:
+    """The face with a margin, at most CROP_MAX_PX on its longer side (the alert's probe crop)."""
+    if image is None:
+        return b""
+    height, width = image.shape[:2]
+    x1, y1, x2, y2 = face.box
+    margin_x, margin_y = (x2 - x1) * CROP_MARGIN, (y2 - y1) * CROP_MARGIN
+    left, top = max(0, int(x1 - margin_x)), max(0, int(y1 - margin_y))
+    right, bottom = min(width, int(x2 + margin_x)), min(height, int(y2 + margin_y))
+    crop = image[top:bottom, left:right]
+    if crop.size == 0:
+        return b""
+    scale = CROP_MAX_PX / max(crop.shape[:2])
+    if scale < 1:
+        crop = cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    ok, encoded = cv2.imencode(".jpg", crop, [cv2.IMWRITE_JPEG_QUALITY, 90])
+    return encoded.tobytes() if ok else b""
+
+
+def _dropped(reason: str) -> FrameOutcome:
+    metrics.FRAMES_DROPPED.labels(reason).inc()
+    return FrameOutcome(status=reason)
