@@ -25,10 +25,8 @@ What it does:
    the recognition queue drains. The run stops after the first step whose p95 exceeds 1 s (or that
    had to shed or drop frames), or at --max-cameras.
 
-Cameras are created with sample_fps --sample-fps (default 1.25): a camera that pushes at exactly
-its sampling rate has every other frame refused as "too fast" whenever network jitter makes one
-push arrive a few ms earlier relative to the previous one (the sampling slot is 1/fps from the
-previous *arrival*); the benchmark measures recognition, not that edge. `--sample-fps 1` shows it.
+Cameras are created with sample_fps --sample-fps (default 1, the rate they push at); the
+sampling slot allows 10% of jitter (recognition/frames.py), so on-time frames are not refused.
 """
 
 from __future__ import annotations
@@ -570,7 +568,7 @@ class Bench:
         faces = [f for f in client.detect_and_embed(jpeg) if f.template is not None and f.passed_quality]
         if not faces:
             return "no face passes the quality gate: never alerts"
-        face = faces[0]
+        face = max(faces, key=lambda f: f.box[2] - f.box[0])  # the pasted person (CCTV passers-by are smaller)
         result = search(embedding=face.template, model_version=face.model_version, watchlists=[watchlist], k=1)
         best = result.candidates[0]
         margin = settings.TRACK_SINGLE_FRAME_MARGIN
@@ -763,12 +761,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seconds", type=int, default=20, help="seconds each step pushes (one frame a second)")
     parser.add_argument("--workers", type=int, default=1, help="Celery worker processes (concurrency 2 each)")
     parser.add_argument("--identities", type=int, default=8, help=f"enrolled identities (at most {len(GALLERY)})")
-    parser.add_argument("--sample-fps", type=float, default=1.25, help="sampling rate of the benchmark cameras")
+    parser.add_argument("--sample-fps", type=float, default=1.0, help="sampling rate of the benchmark cameras")
     parser.add_argument("--warmup-seconds", type=int, default=4)
     args = parser.parse_args(argv)
     if not 1 <= args.identities <= len(GALLERY) or args.max_cameras < 1 or args.seconds < 1 or args.workers < 1:
         parser.error("--identities 1-8; --max-cameras, --seconds and --workers at least 1")
 
+    # Both explicitly: a process started in the background of a script inherits SIGINT ignored.
+    signal.signal(signal.SIGINT, _on_signal)
     signal.signal(signal.SIGTERM, _on_signal)
     bench = Bench(args)
     results: list[StepResult] = []

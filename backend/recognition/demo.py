@@ -27,7 +27,9 @@ from backend.accounts.models import User
 from backend.accounts.roles import Role
 from backend.accounts.services import user_create
 from backend.audit.services import audit_record
+from backend.cameras import services as cameras
 from backend.cameras.models import Camera, Zone
+from backend.cameras.places import place_by_slug
 from backend.core.errors import ApplicationError
 from backend.operations.services import operation_seed_demo
 from backend.watchlists import services as watchlists
@@ -57,87 +59,30 @@ DEMO_NOTICE = (
 
 @dataclass(frozen=True)
 class DemoCamera:
-    """A demo camera: the seeded camera at `place` (matched by any of `keywords`), or, when the
-    registry has none there, a camera created at `latitude`/`longitude` in zone `zone`."""
+    """A demo camera at a place of the registry (`backend.cameras.places`, matched by the camera
+    group the seed gives each place): the seeded fixed camera there, or, when the registry has none
+    (no camera seed), a new camera at the place."""
 
-    code: str
-    place: str
-    keywords: tuple[str, ...]
-    category: str
-    zone: str
-    latitude: float
-    longitude: float
+    place: str  # a Place slug
     stream_kind: str
-    stream_url: str
+    stream_url: str  # "file": relative to settings.DATASETS_DIR
+
+    @property
+    def code(self) -> str:
+        return f"demo-{self.place}"
 
 
 DEMO_CAMERAS: tuple[DemoCamera, ...] = (
+    # Lin-Manuel Miranda performs in this clip; he is enrolled from a different photo.
+    DemoCamera("railway-station", Camera.StreamKind.FILE, "face_recognition/examples/short_hamilton_clip.mp4"),
+    DemoCamera("swargate-bus-stand", Camera.StreamKind.COMPOSED, composed_url("swargate", seed=1, background="arcade")),
     DemoCamera(
-        "demo-pune-station",
-        "Pune Railway Station",
-        ("railway station", "pune station"),
-        "transit",
-        "pune-station",
-        18.5289,
-        73.8744,
-        Camera.StreamKind.FILE,
-        "face_recognition/examples/short_hamilton_clip.mp4",
+        "dagdusheth-ganpati", Camera.StreamKind.COMPOSED, composed_url("dagdusheth", seed=2, background="street")
     ),
-    DemoCamera(
-        "demo-swargate",
-        "Swargate Bus Stand",
-        ("swargate",),
-        "transit",
-        "swargate",
-        18.5018,
-        73.8636,
-        Camera.StreamKind.COMPOSED,
-        composed_url("swargate", seed=1, background="arcade"),
-    ),
-    DemoCamera(
-        "demo-dagdusheth",
-        "Dagdusheth Halwai Ganpati Temple",
-        ("dagdusheth",),
-        "temple",
-        "faraskhana",
-        18.5164,
-        73.8561,
-        Camera.StreamKind.COMPOSED,
-        composed_url("dagdusheth", seed=2, background="street"),
-    ),
-    DemoCamera(
-        "demo-laxmi-road",
-        "Laxmi Road",
-        ("laxmi road",),
-        "market",
-        "vishrambaug",
-        18.5153,
-        73.8538,
-        Camera.StreamKind.COMPOSED,
-        composed_url("laxmi-road", seed=3, background="crowd"),
-    ),
-    DemoCamera(
-        "demo-shivajinagar",
-        "Shivajinagar Bus Stand",
-        ("shivajinagar",),
-        "transit",
-        "shivajinagar",
-        18.5314,
-        73.8500,
-        Camera.StreamKind.FILE,
-        "opencv4nodejs/data/people.mp4",
-    ),
-    DemoCamera(
-        "demo-fc-road",
-        "FC Road",
-        ("fc road", "fergusson"),
-        "market",
-        "deccan",
-        18.5236,
-        73.8410,
-        Camera.StreamKind.FILE,
-        "facenet_pytorch/examples/video.mp4",
-    ),
+    DemoCamera("laxmi-road", Camera.StreamKind.COMPOSED, composed_url("laxmi-road", seed=3, background="crowd")),
+    # Unlabelled crowds: faces are found and searched, and (at this list's threshold) match no one.
+    DemoCamera("shivajinagar-bus-stand", Camera.StreamKind.FILE, "opencv4nodejs/data/people.mp4"),
+    DemoCamera("fc-road", Camera.StreamKind.FILE, "facenet_pytorch/examples/video.mp4"),
 )
 
 
@@ -250,79 +195,64 @@ def _listing(
 
 # --------------------------------------------------------------------------- cameras
 
-CAMERA_DEMO_FIELDS = ("stream_kind", "stream_url", "sample_fps", "demo", "enabled")
 
-
-def _camera_demo_attach(*, camera: Camera, spec: DemoCamera, actor: User) -> Camera:
-    """Make a registry camera a demo camera (its stream replays dataset media), audited."""
+def _camera_demo_mark(*, camera: Camera, actor: User) -> Camera:
+    """Flag a camera as a demo camera, audited. (`demo` is not one of the fields the camera
+    services edit: only the demo seed sets it.)"""
     with transaction.atomic():
         camera = Camera.objects.select_for_update().get(pk=camera.pk)
-        before = {name: getattr(camera, name) for name in CAMERA_DEMO_FIELDS}
-        camera.stream_kind, camera.stream_url = spec.stream_kind, spec.stream_url
-        camera.sample_fps, camera.demo, camera.enabled = SAMPLE_FPS, True, True
-        camera.full_clean()
-        camera.save()
-        after = {name: getattr(camera, name) for name in CAMERA_DEMO_FIELDS}
-        audit_record(
-            action="camera.demo_attach",
-            actor=actor,
-            object_type="camera",
-            object_id=str(camera.pk),
-            zone=camera.zone,
-            summary={
-                "code": camera.code,
-                "changed": {k: {"before": before[k], "after": after[k]} for k in after if before[k] != after[k]},
-            },
-        )
+        if not camera.demo:
+            camera.demo = True
+            camera.save(update_fields=["demo", "updated_at"])
+            audit_record(
+                action="camera.demo_mark",
+                actor=actor,
+                object_type="camera",
+                object_id=str(camera.pk),
+                zone=camera.zone,
+                summary={"code": camera.code, "demo": True},
+            )
     return camera
 
 
-def _camera_demo_create(*, spec: DemoCamera, zone: Zone, actor: User) -> Camera:
-    """A demo camera at the place, for a registry without a camera there (no seed), audited."""
-    with transaction.atomic():
-        camera = Camera(
-            code=spec.code,
-            name=f"{spec.place} (demo)",
-            kind=Camera.Kind.FIXED,
-            zone=zone,
-            place=spec.place,
-            place_category=spec.category,
-            latitude=spec.latitude,
-            longitude=spec.longitude,
-            stream_kind=spec.stream_kind,
-            stream_url=spec.stream_url,
-            sample_fps=SAMPLE_FPS,
-            demo=True,
-        )
-        camera.full_clean()
-        camera.save()
-        audit_record(
-            action="camera.create",
-            actor=actor,
-            object_type="camera",
-            object_id=str(camera.pk),
-            zone=zone,
-            summary={"after": {"code": camera.code, "place": camera.place, "demo": True, "stream_kind": spec.stream_kind}},
-        )
-    return camera
-
-
-def _demo_camera(spec: DemoCamera, *, actor: User, taken: set[int]) -> tuple[Camera, str]:
-    """The camera that shows `spec`'s stream: already set up, a seeded camera at the place, or new."""
+def _demo_camera(spec: DemoCamera, *, actor: User) -> tuple[Camera, str]:
+    """The camera that shows `spec`'s stream: already set up, the seeded camera at the place, or new."""
     existing = Camera.objects.filter(demo=True, stream_url=spec.stream_url).order_by("pk").first()
     if existing is not None:
         return existing, "present"
-    candidates = Camera.objects.filter(kind=Camera.Kind.FIXED, enabled=True, demo=False).exclude(pk__in=taken)
-    for keyword in spec.keywords:
-        found = candidates.filter(place__icontains=keyword).order_by("code").first()
-        if found is not None:
-            return _camera_demo_attach(camera=found, spec=spec, actor=actor), "attached"
-    zone = Zone.objects.filter(code=spec.zone).first() or Zone.objects.order_by("pk").first()
+    place = place_by_slug(spec.place)
+    if place is None:
+        raise DemoError(f"Unknown demo place {spec.place!r}.", code="demo_place")
+    stream: dict[str, Any] = {"stream_kind": spec.stream_kind, "stream_url": spec.stream_url, "sample_fps": SAMPLE_FPS}
+    seeded = (
+        Camera.objects.filter(group=place.slug, kind=Camera.Kind.FIXED, enabled=True, demo=False)
+        .order_by("code")
+        .first()
+    )
+    if seeded is not None:
+        with transaction.atomic():
+            camera = cameras.camera_update(camera=seeded, actor=actor, **stream)
+            return _camera_demo_mark(camera=camera, actor=actor), "attached"
+    if Camera.objects.filter(code=spec.code).exists():  # made by an earlier run, since edited: leave it
+        return Camera.objects.get(code=spec.code), "left as edited"
+    zone = Zone.objects.filter(code=place.zone).first() or Zone.objects.order_by("pk").first()
     if zone is None:
         raise DemoError("No zones exist; run `manage.py seed_zones` first.", code="no_zones")
-    if Camera.objects.filter(code=spec.code).exists():  # made earlier, since edited by an admin: leave it
-        return Camera.objects.get(code=spec.code), "left as edited"
-    return _camera_demo_create(spec=spec, zone=zone, actor=actor), "created"
+    with transaction.atomic():
+        camera = cameras.camera_create(
+            actor=actor,
+            code=spec.code,
+            name=f"{place.name} demo camera",
+            kind=Camera.Kind.FIXED,
+            zone=zone,
+            place=place.name,
+            place_category=place.category.value,
+            group=place.slug,
+            latitude=place.lat,
+            longitude=place.lon,
+            **stream,
+        )
+        return _camera_demo_mark(camera=camera, actor=actor), "created"
 
 
 # --------------------------------------------------------------------------- the seed
@@ -348,19 +278,17 @@ def demo_seed(*, datasets_dir: Path) -> dict[str, Any]:
         for identity in DEMO_IDENTITIES
         if identity.enrolled
     }
-    cameras: dict[str, str] = {}
-    taken: set[int] = set()
+    demo_cameras: dict[str, str] = {}
     for spec in DEMO_CAMERAS:
-        camera, outcome = _demo_camera(spec, actor=admin, taken=taken)
-        taken.add(camera.pk)
-        cameras[camera.code] = f"{outcome} ({spec.place}, {spec.stream_kind})"
+        camera, outcome = _demo_camera(spec, actor=admin)
+        demo_cameras[camera.code] = f"{outcome} ({camera.place or spec.place}, {spec.stream_kind})"
     operation = operation_seed_demo(requested_by=enroller, authorised_by=admin, watchlists=[watchlist])
     return {
         "seeded": True,
         "watchlist": f"{watchlist.name} (id {watchlist.pk}, zone {zone.code}, "
         f"{'created' if watchlist_created else 'present'})",
         "listings": listings,
-        "cameras": cameras,
+        "cameras": demo_cameras,
         "operation": f"{operation.name} (id {operation.pk}, {operation.status} until {operation.ends_at:%Y-%m-%d})",
         "operation_covers_watchlist": operation.watchlists.filter(pk=watchlist.pk).exists(),
     }

@@ -291,14 +291,14 @@ def cutout(datasets_dir: Path, identity: DemoIdentity) -> Cutout:
     cut = np.ascontiguousarray(image[top:bottom, left:right])
     # Ellipse around the face centre, cut off where the photo ends, blurred against a zero border so
     # that every edge (the ellipse's and the photo's) fades out.
-    alpha = np.zeros(cut.shape[:2], np.float32)
+    ellipse = np.zeros(cut.shape[:2], np.float32)
     centre = (round(cx - left), round(cy - top))
     axes = (round(CUT_HALF_W * w * 0.8), round(CUT_HALF_H * h * 0.8))
-    cv2.ellipse(alpha, centre, axes, 0, 0, 360, 1.0, thickness=-1)
+    cv2.ellipse(ellipse, centre, axes, 0, 0, 360, 1.0, thickness=-1)
     sigma = FEATHER * w
     pad = math.ceil(3 * sigma)
-    alpha = cv2.GaussianBlur(cv2.copyMakeBorder(alpha, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=0), (0, 0), sigma)
-    alpha = np.ascontiguousarray(alpha[pad:-pad, pad:-pad])
+    padded = cv2.copyMakeBorder(ellipse, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=0)
+    alpha = np.ascontiguousarray(cv2.GaussianBlur(padded, (0, 0), sigma)[pad:-pad, pad:-pad], dtype=np.float32)
     result = Cutout(cut, alpha, (cx - left, cy - top), w)
     with _cache_lock:
         _cutouts[key] = result
@@ -337,7 +337,7 @@ NOT_ENROLLED_SHARE = 0.3
 COMPANION_SHARE = 0.25  # walks that get a second person at the same time
 WALK_S = (4.0, 6.0)
 GAP_S = (1.5, 4.0)
-FACE_PX = (100.0, 135.0)  # face width on entering; it grows by up to a fifth (walking closer)
+FACE_PX = (100.0, 135.0)  # face width on entering; it grows by up to 18% (walking closer)
 # Heights (fractions of the frame) of the face centre: a companion walks farther back, above the main
 # walker, so that their faces never overlap (the nearer person is drawn last, over the other's shoulders).
 MAIN_BAND = (0.5, 0.64)
@@ -349,7 +349,7 @@ def walks(seed: int, *, fps: float, cast: Sequence[DemoIdentity] | None = None) 
     cast = [identity for identity in (cast or DEMO_IDENTITIES) if identity.paste is not None]
     enrolled = [identity for identity in cast if identity.enrolled]
     others = [identity for identity in cast if not identity.enrolled] or enrolled
-    rng = random.Random(seed)
+    rng = random.Random(seed)  # noqa: S311 - a reproducible demo, not a secret
     frame = 0
     last: DemoIdentity | None = None
     first = True
@@ -371,7 +371,7 @@ def walks(seed: int, *, fps: float, cast: Sequence[DemoIdentity] | None = None) 
             x0, x1 = x0 + distance, x0
         y0 = rng.uniform(*band) * height
         y1 = y0 + rng.uniform(-0.06, 0.06) * height
-        return Walk(identity, start_frame, frames, (x0, y0), (x1, y1), size, size * rng.uniform(1.05, 1.2))
+        return Walk(identity, start_frame, frames, (x0, y0), (x1, y1), size, size * rng.uniform(1.05, 1.18))
 
     while True:
         person = pick(last, must_enrol=first)
@@ -411,7 +411,7 @@ def compose_stream(url: str, *, datasets_dir: Path | None = None) -> Iterator[np
     on the first `next()`."""
     spec = composed_parse(url)
     root = datasets_dir or datasets_dir_default()
-    rng = random.Random(spec.seed)
+    rng = random.Random(spec.seed)  # noqa: S311 - a reproducible demo, not a secret
     background_name = spec.background or rng.choice(sorted(BACKGROUNDS))
     backgrounds = background_frames(root / BACKGROUNDS[background_name], fps=spec.fps)
     # Forwards then backwards, so the loop has no jump.

@@ -19,6 +19,7 @@ from backend.core import metrics
 
 FRAME_DB = 3  # Redis db of frames and per-camera pipeline state (0 broker, 1 channels, 2 cache)
 _sequence = itertools.count()
+SAMPLING_JITTER_ALLOWANCE = 0.9
 
 
 @dataclass(frozen=True)
@@ -69,8 +70,10 @@ def frame_submit(
         return _dropped("too_large")
     store = frame_redis()
     # Sampling: one frame per camera per 1/fps. The slot key expires after the interval; a frame
-    # that finds it taken is dropped (the camera sends faster than we sample).
-    interval_ms = max(1, int(1000 / sample_fps))
+    # that finds it taken is dropped (the camera sends faster than we sample). The slot is 10%
+    # shorter than the interval so that a camera sending at exactly its fps is not refused when
+    # network jitter brings a frame in a little early.
+    interval_ms = max(1, int(1000 * SAMPLING_JITTER_ALLOWANCE / sample_fps))
     if not store.set(f"camera-slot:{camera_id}", b"1", px=interval_ms, nx=True):
         remaining_ms = store.pttl(f"camera-slot:{camera_id}")
         return _dropped("rate", retry_after_s=max(remaining_ms, 1) / 1000)

@@ -46,8 +46,10 @@ MAX_FRAME_WIDTH = 1920
 ONLINE_FPS_RATIO = 0.5  # frames flowing at half the camera's fps or better is online
 OFFLINE_AFTER_INTERVALS = 3  # no frame for this many sample intervals (at least a health interval)
 # frame_submit lets one frame per 1/fps through (a Redis slot that expires after exactly that);
-# offering each frame a little later than that keeps a frame from losing the race with the slot.
+# offering each frame a little later than that (2% of the interval, at least 4 ms) keeps a frame
+# from losing the race with the slot when one Redis round trip is slower than the last.
 SUBMIT_SLACK_S = 0.004
+SUBMIT_SLACK_RATIO = 0.02
 STOP_JOIN_S = 8.0
 
 
@@ -90,13 +92,13 @@ class Backoff:
 class Pacer:
     """When to offer the next frame so that a camera is sampled at `fps` and no faster.
 
-    Offers are `interval + SUBMIT_SLACK_S` apart. Reading and encoding a frame takes time
+    Offers are an interval plus a slack apart (SUBMIT_SLACK_*). Reading and encoding a frame takes time
     (`lead_s`, smoothed), so the read starts that much before the offer is due: the offered
     frame is fresh and the achieved rate does not fall short by the reading time."""
 
-    def __init__(self, fps: float, *, slack_s: float = SUBMIT_SLACK_S) -> None:
+    def __init__(self, fps: float, *, slack_s: float | None = None) -> None:
         self.interval_s = 1.0 / fps
-        self.slack_s = slack_s
+        self.slack_s = max(SUBMIT_SLACK_S, SUBMIT_SLACK_RATIO * self.interval_s) if slack_s is None else slack_s
         self.due = 0.0  # time.time() at which the next offer may be made
         self.lead_s = 0.0
 
@@ -123,7 +125,8 @@ def health_classify(
     *, connected: bool, fps: float, achieved_fps: float, silent_s: float, decode_errors: int, offline_after: float
 ) -> str:
     """online: frames flow at >= half the camera's fps; degraded: they flow slower, or some of
-    what came was not an image; offline: cannot connect, or nothing came for `offline_after`."""
+    what came was not an image; offline: cannot connect, or the source gave nothing at all (no
+    frame, no garbage either) for `offline_after` (`silent_s`: since it last gave anything)."""
     if not connected or silent_s >= offline_after:
         return Camera.Health.OFFLINE
     if decode_errors or achieved_fps < ONLINE_FPS_RATIO * fps:
@@ -196,6 +199,8 @@ class CameraRunner(threading.Thread):
         self._offline_after = offline_after_s(spec.sample_fps, health_interval_s)
         self._window_reset(time.time())
         self._last_frame_at: float | None = None
+        self._last_answer_at = 0.0  # a frame or garbage: the source is there
+        self._session_start = time.time()
 
     def stop(self) -> None:
         self._stopping.set()
@@ -209,7 +214,7 @@ class CameraRunner(threading.Thread):
     def _report_window(self, now: float, *, connected: bool) -> None:
         elapsed = max(now - self._window_start, 1e-3)
         achieved = self._window_frames / elapsed
-        silent_s = now - (self._last_frame_at or self._session_start)
+        silent_s = now - max(self._last_answer_at, self._session_start)
         health = health_classify(
             connected=connected,
             fps=self.spec.sample_fps,
@@ -289,7 +294,8 @@ class CameraRunner(threading.Thread):
             self.stats.last_error = error.message
             self._window_decode_errors += 1
             self._window_error = error.message
-            pacer.offered(time.time())
+            self._last_answer_at = time.time()
+            pacer.offered(self._last_answer_at)
             return
         ready = time.time()
         wait = pacer.submit_delay(ready)
@@ -316,14 +322,16 @@ class CameraRunner(threading.Thread):
                 self.stats.dropped[result.reason] = self.stats.dropped.get(result.reason, 0) + 1
         pacer.offered(offered_at, lead_s=ready - started)
         self.stats.frames += 1
-        self._window_frames += 1
-        self._last_frame_at = frame.captured_at
+        self._last_frame_at = self._last_answer_at = frame.captured_at
         self._session_frames += 1
-        if self._session_frames == 1:
-            self.backoff.reset()  # frames flow again: the next failure starts back-off afresh
-            self._report(
-                self.spec.camera_id, HealthReport(Camera.Health.ONLINE, frame_at=frame.captured_at, achieved_fps=None)
-            )
+        if self._session_frames > 1:
+            self._window_frames += 1
+            return
+        # The first frame of a session: say so at once, and measure the rate from here on (the
+        # time it took to connect is not a slow camera).
+        self.backoff.reset()  # frames flow again: the next failure starts back-off afresh
+        self._window_reset(offered_at)
+        self._report(self.spec.camera_id, HealthReport(Camera.Health.ONLINE, frame_at=frame.captured_at))
 
 
 # --- the worker --------------------------------------------------------------------------------
@@ -363,7 +371,7 @@ class IngestWorker:
         camera replaces one not yet written (a transition's error is kept)."""
         with self._reports_lock:
             pending = self._reports.get(camera_id)
-            if pending is not None and report.error is None:
+            if pending is not None and report.error is None and report.health != Camera.Health.ONLINE:
                 report.error = pending.error
             self._reports[camera_id] = report
 

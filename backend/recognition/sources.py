@@ -17,6 +17,7 @@ import socket
 import ssl
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -363,7 +364,7 @@ class ComposedSource:
 
     def __init__(self, url: str) -> None:
         self._url = url
-        self._frames: object = None
+        self._frames: Iterator[np.ndarray] | None = None
         self.skipped = 0
 
     def open(self) -> None:
@@ -381,7 +382,7 @@ class ComposedSource:
         if self._frames is None:
             raise SourceError("The demo frame composer is not open.")
         try:
-            image = next(self._frames)  # type: ignore[call-overload]
+            image = next(self._frames)
         except StopIteration:
             raise SourceError("The demo frame composer ran out of frames.") from None
         except Exception:
@@ -390,7 +391,7 @@ class ComposedSource:
         return Frame(image, time.time())
 
     def close(self) -> None:
-        close = getattr(self._frames, "close", None)
+        close = getattr(self._frames, "close", None)  # a generator: runs its cleanup
         if callable(close):
             close()
         self._frames = None

@@ -124,7 +124,9 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [f"{REDIS_URL}/1"]},
+        # A socket timeout longer than channels_redis' 5 s blocking receive (BZPOPMIN): redis-py 8
+        # defaults to 5 s, which timed the receive out and dropped every WebSocket every 5 s.
+        "CONFIG": {"hosts": [{"address": f"{REDIS_URL}/1", "socket_timeout": 15}]},
     }
 }
 CACHES = {

@@ -67,14 +67,14 @@ function clusterIcon(cluster) {
   const markers = cluster.getAllChildMarkers();
   const { counts, worst } = healthSummary(markers.map((marker) => marker.camera.health));
   const total = markers.length;
-  const size = total < 10 ? "small" : total < 100 ? "medium" : "large";
+  const size = total < 10 ? "small" : total < 100 ? "medium" : total < 1000 ? "large" : "huge";
   const label = element("span", formatCount(total), "cluster-count");
   label.dataset.count = String(total);
   label.title = healthTitle(total, counts);
   return L.divIcon({
     html: label,
     className: `marker-cluster marker-cluster-${size} camera-cluster cluster-${worst}`,
-    iconSize: L.point(40, 40),
+    iconSize: size === "huge" ? L.point(54, 54) : L.point(40, 40),
   });
 }
 
@@ -86,9 +86,11 @@ class CityMap {
     this.markers = new Map(); // camera id -> marker (marker.camera holds its properties)
     this.alertsByCamera = new Map();
     this.flashes = 0;
+    this.moves = 0;
     this.map = L.map(root, {
       center: PUNE,
       zoom: 12,
+      zoomSnap: 0.25, // fit the cameras snugly (whole zoom steps leave half the screen empty)
       minZoom: 10,
       maxZoom: 19,
       maxBounds: CITY_BOUNDS,
@@ -146,7 +148,15 @@ class CityMap {
   drawZones(zones) {
     this.zoneLayer.clearLayers();
     for (const zone of zones) {
-      if (!zone.boundary) continue;
+      if (!zone.boundary) {
+        // No outline known yet: the zone's centre, so the station's area is still findable.
+        if (typeof zone.centre_lat === "number" && typeof zone.centre_lon === "number") {
+          L.circleMarker([zone.centre_lat, zone.centre_lon], { radius: 6, className: "zone-centre", color: "#1d4ed8", weight: 2, fillOpacity: 0.3 })
+            .bindTooltip(element("span", zone.name), { className: "zone-tooltip" })
+            .addTo(this.zoneLayer);
+        }
+        continue;
+      }
       try {
         const outline = L.geoJSON(zone.boundary, {
           style: { className: "zone-outline", color: "#1d4ed8", weight: 2, opacity: 0.7, fill: true, fillOpacity: 0.04 },
@@ -178,9 +188,10 @@ class CityMap {
   fillZoneFilter(zones) {
     const select = this.form?.elements.zone;
     if (!select) return;
-    // Zones that hold visible cameras, named as the API names them (falling back to the camera's).
+    // Every zone the user may see (with how many cameras it holds), and any zone a camera names
+    // that the zone list did not (named as the camera names it).
     const names = new Map(zones.map((zone) => [String(zone.id), zone.name]));
-    const counts = new Map();
+    const counts = new Map(zones.map((zone) => [String(zone.id), 0]));
     for (const { camera } of this.markers.values()) {
       const key = String(camera.zone_id);
       counts.set(key, (counts.get(key) ?? 0) + 1);
@@ -304,6 +315,8 @@ class CityMap {
       if (inGroup) this.cluster.removeLayer(marker);
       marker.setLatLng([update.latitude, update.longitude]);
       if (inGroup) this.cluster.addLayer(marker);
+      this.moves += 1;
+      this.root.dataset.moves = String(this.moves);
     }
     if (normaliseHealth(camera.health) !== before) {
       marker.setIcon(cameraIcon(camera));

@@ -29,12 +29,13 @@ def test_wrong_password_is_refused_then_login_shows_the_city_map(page, web_serve
     page.fill("input[name=username]", "commissioner-pune")
     page.fill("input[name=password]", TEST_PASSWORD)
     page.click("main button[type=submit]")
-    page.wait_for_selector("#city-map[data-loaded]")
+    page.wait_for_selector("[data-testid=map-status][data-state=ready]")
     assert page.get_by_test_id("who").inner_text() == "commissioner-pune · commissioner"
-    # Every zone came from the API onto the map (as markers) and into the side list, with no tiles.
-    assert page.locator("#city-map").get_attribute("data-loaded") == str(len(PUNE_ZONES))
-    assert page.locator("[data-testid=zone-list] li").count() == len(PUNE_ZONES)
-    assert page.locator("path.leaflet-interactive").count() == len(PUNE_ZONES)
+    # Every zone came from the API onto the map (no outlines yet: their centres) and into the zone
+    # filter, with no tiles. The camera map itself is tested in test_city_map.py.
+    assert page.locator("#city-map").get_attribute("data-zones") == str(len(PUNE_ZONES))
+    assert page.locator("[data-testid=zone-filter] option").count() == len(PUNE_ZONES) + 1
+    assert page.locator("path.zone-centre").count() == len(PUNE_ZONES)
     # The live-feed channel (WebSocket through Channels and the Redis layer) is up.
     page.wait_for_selector("[data-testid=live-feed][data-state=connected]")
 

@@ -247,8 +247,8 @@ def test_push_token_rotation_returns_a_key_once_and_retires_the_old_one(client_a
 
 # --- export and import -------------------------------------------------------------------------
 def _cameras_state() -> dict[str, tuple[object, ...]]:
-    fields = ("name", "kind", "zone__code", "place", "place_category", "group", "latitude", "longitude")
-    fields += ("heading_deg", "stream_kind", "sample_fps", "min_face_px", "enabled")
+    fields: tuple[str, ...] = ("name", "kind", "zone__code", "place", "place_category", "group", "latitude")
+    fields += ("longitude", "heading_deg", "stream_kind", "sample_fps", "min_face_px", "enabled")
     return {row[0]: row[1:] for row in Camera.objects.values_list("code", *fields)}
 
 
