@@ -78,6 +78,12 @@ export function statusLabel(status) {
   return STATUS_LABELS[status] ?? status;
 }
 
+// A watchlist category as words ("missing_person" -> "Missing person").
+export function categoryLabel(category) {
+  const text = String(category ?? "").replaceAll("_", " ").trim();
+  return text ? text[0].toUpperCase() + text.slice(1) : "";
+}
+
 export function countText(n) {
   if (n === 0) return "No open alerts";
   return n === 1 ? "1 open alert" : `${n} open alerts`;
@@ -339,7 +345,7 @@ class AlertPanel {
     head.appendChild(status);
     summary.appendChild(head);
 
-    const watchlist = [alert.watchlist_name, alert.category].filter(Boolean).join(" · ");
+    const watchlist = [alert.watchlist_name, categoryLabel(alert.category)].filter(Boolean).join(" · ");
     summary.appendChild(element("div", watchlist, "alert-watchlist"));
     summary.appendChild(element("div", scoreText(alert.score, alert.threshold), "alert-score"));
 

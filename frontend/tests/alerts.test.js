@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 
 import {
+  categoryLabel,
   compareAlerts,
   countText,
   cuePattern,
@@ -67,6 +68,8 @@ test("texts: score against threshold, status, count, reconnect countdown", () =>
   assert.equal(scoreText(undefined, 0.6), "score unknown");
   assert.equal(statusLabel("pending_verification"), "Awaiting verification");
   assert.equal(statusLabel("escalated"), "Escalated");
+  assert.equal(categoryLabel("missing_person"), "Missing person");
+  assert.equal(categoryLabel(undefined), "");
   assert.equal(countText(0), "No open alerts");
   assert.equal(countText(1), "1 open alert");
   assert.equal(countText(12), "12 open alerts");
