@@ -45,11 +45,6 @@ JPEG_QUALITY = 85
 MAX_FRAME_WIDTH = 1920
 ONLINE_FPS_RATIO = 0.5  # frames flowing at half the camera's fps or better is online
 OFFLINE_AFTER_INTERVALS = 3  # no frame for this many sample intervals (at least a health interval)
-# frame_submit lets one frame per 1/fps through (a Redis slot that expires after exactly that);
-# offering each frame a little later than that (2% of the interval, at least 4 ms) keeps a frame
-# from losing the race with the slot when one Redis round trip is slower than the last.
-SUBMIT_SLACK_S = 0.004
-SUBMIT_SLACK_RATIO = 0.02
 STOP_JOIN_S = 8.0
 
 
@@ -92,13 +87,13 @@ class Backoff:
 class Pacer:
     """When to offer the next frame so that a camera is sampled at `fps` and no faster.
 
-    Offers are an interval plus a slack apart (SUBMIT_SLACK_*). Reading and encoding a frame takes time
-    (`lead_s`, smoothed), so the read starts that much before the offer is due: the offered
-    frame is fresh and the achieved rate does not fall short by the reading time."""
+    Offers are one interval apart (frame_submit's per-camera slot is a little shorter, so network
+    jitter does not cost frames). Reading and encoding a frame takes time (`lead_s`, smoothed),
+    so the read starts that much before the offer is due: the offered frame is fresh and the
+    achieved rate does not fall short by the reading time."""
 
-    def __init__(self, fps: float, *, slack_s: float | None = None) -> None:
+    def __init__(self, fps: float) -> None:
         self.interval_s = 1.0 / fps
-        self.slack_s = max(SUBMIT_SLACK_S, SUBMIT_SLACK_RATIO * self.interval_s) if slack_s is None else slack_s
         self.due = 0.0  # time.time() at which the next offer may be made
         self.lead_s = 0.0
 
@@ -111,7 +106,7 @@ class Pacer:
     def offered(self, at: float, *, lead_s: float | None = None) -> None:
         """A frame was offered at `at` (or a cycle failed then); `lead_s`: what reading and
         encoding it took."""
-        self.due = at + self.interval_s + self.slack_s
+        self.due = at + self.interval_s
         if lead_s is not None:
             smoothed = lead_s if self.lead_s == 0.0 else 0.7 * self.lead_s + 0.3 * lead_s
             self.lead_s = min(smoothed, self.interval_s)

@@ -14,7 +14,7 @@ import requests
 import urllib3
 
 from backend.cameras.models import Camera
-from backend.recognition.frames import FrameSubmission
+from backend.recognition.frames import SAMPLING_JITTER_ALLOWANCE, FrameSubmission
 from backend.recognition.ingest import (
     Backoff,
     CameraRunner,
@@ -94,15 +94,16 @@ def simulate_offers(fps: float, *, read_s: float, count: int) -> list[float]:
 def test_offers_never_beat_frame_submits_slot_and_keep_the_rate(fps: float, read_s: float) -> None:
     offers = simulate_offers(fps, read_s=read_s, count=50)
     gaps = np.diff(offers)
-    slot_s = max(1, int(1000 / fps)) / 1000  # frame_submit's Redis slot (frames.py)
-    assert gaps.min() >= slot_s + 0.001
+    assert gaps.min() >= 1 / fps - 1e-9  # never faster than the camera's fps
+    slot_s = max(1, int(1000 * SAMPLING_JITTER_ALLOWANCE / fps)) / 1000  # frame_submit's Redis slot
+    assert gaps.min() >= slot_s + 0.002  # a margin for one slow Redis round trip
     achieved = (len(offers) - 1) / (offers[-1] - offers[0])
     if read_s < 1 / fps:
-        assert achieved >= 0.9 * fps  # reading time is absorbed by starting the read early
+        assert achieved == pytest.approx(fps)  # reading time is absorbed by starting the read early
 
 
 def test_pacer_reads_ahead_of_the_due_time_by_the_reading_time() -> None:
-    pacer = Pacer(2.0, slack_s=0.0)
+    pacer = Pacer(2.0)
     pacer.offered(100.0, lead_s=0.1)
     assert pacer.due == pytest.approx(100.5)
     assert pacer.read_delay(100.0) == pytest.approx(0.4)
