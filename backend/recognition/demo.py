@@ -50,7 +50,9 @@ LISTING_DAYS = 365
 # while the enrolled identities score 0.95-0.98 in the Hamilton clip and 0.96-0.99 in composed
 # frames. A demo whose first alert is a stranger would teach the wrong lesson.
 WATCHLIST_THRESHOLD = 0.94
-SAMPLE_FPS = 2.0
+# Six demo cameras at 1 fps keep a 2-core laptop's frame-to-alert time well under a second (at 2 fps
+# the recognition queue backs up there: backend/recognition/benchmark.py).
+SAMPLE_FPS = 1.0
 DEMO_NOTICE = (
     "DEMO DATA from public face datasets (../shared/datasets, see its README): these are not real "
     "people of interest, and no one is searched for. Made by `manage.py demo_seed`."
