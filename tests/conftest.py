@@ -34,6 +34,19 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+@pytest.fixture(autouse=True)
+def _fresh_channel_layer() -> Iterator[None]:
+    """Each test gets its own channel-layer object. The layer is process-global and keeps Redis
+    connection pools per event loop; tests run many short-lived loops (asyncio.run in a thread,
+    async_to_sync), and a layer carried across them left a later WebSocket test hanging while its
+    loop cancelled a receive bound to an earlier loop."""
+    from channels.layers import channel_layers
+
+    channel_layers.backends.clear()
+    yield
+    channel_layers.backends.clear()
+
+
 @pytest.fixture(scope="session")
 def stack_config():  # type: ignore[no-untyped-def]
     return load_config("test")

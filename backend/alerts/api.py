@@ -6,6 +6,8 @@ match-history CSV and a subject's sighting trail. Thin: selectors read, services
     POST /api/v1/alerts/{id}/acknowledge|confirm|verify|dismiss|escalate/   {"reason": "..."}
     GET  /api/v1/alerts/{id}/probe/?purpose=  the probe crop (image/jpeg), audited
     GET  /api/v1/alerts/export/?purpose=      match history as CSV (auditors), audited
+    GET  /api/v1/alerts/stats/?days=14        per zone and day figures (commissioners, supervisors, auditors)
+    GET  /api/v1/alerts/{id}/evidence/?purpose=  one alert's evidence as a zip, audited
     GET  /api/v1/sightings/?subject={id}      a subject's trail, in time order"""
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
 from rest_framework.filters import OrderingFilter
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -32,8 +35,10 @@ from backend.accounts.permissions import acting_user
 from backend.audit.api import EXPORT_CHUNK_ROWS, _csv_cell, _LineBuffer, _streaming_content
 
 from . import selectors, services
+from .evidence import alert_evidence_export
 from .models import Adjudication, Alert, Sighting
 from .serializers import AdjudicationInputSerializer, AlertDetailSerializer, AlertSerializer, SightingSerializer
+from .stats import STATS_DAYS_DEFAULT, STATS_DAYS_MAX, alert_stats_by_zone_day
 
 BIGINT_MAX = 2**63 - 1
 SMALLINT_MAX = 2**15 - 1
@@ -183,6 +188,23 @@ class AlertViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         response["Cache-Control"] = "private, no-store"
         return response
 
+    @extend_schema(parameters=[PURPOSE], responses={(200, "application/zip"): bytes})
+    @action(detail=True, methods=["get"], filter_backends=[], throttle_scope="expensive")
+    def evidence(self, request: Request, pk: str | None = None) -> HttpResponse:
+        """Evidence of one alert as a single zip (evidence.json with the audit events and their
+        chain proof, probe.jpg, enrolled.jpg): backend/alerts/evidence.py. Purpose required; the
+        export is the audit event `alert.evidence_export`."""
+        name, data = alert_evidence_export(
+            alert=self.get_object(),
+            actor=acting_user(request),
+            purpose=str(request.query_params.get("purpose", "")),
+            request=request,
+        )
+        response = HttpResponse(data, content_type="application/zip")
+        response["Content-Disposition"] = f'attachment; filename="{name}"'
+        response["Cache-Control"] = "private, no-store"
+        return response
+
     @extend_schema(
         operation_id="alerts_export",
         filters=True,
@@ -206,6 +228,23 @@ class AlertViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         stamp = timezone.now().strftime("%Y%m%dT%H%M%SZ")
         response["Content-Disposition"] = f'attachment; filename="alerts-{stamp}.csv"'
         return response
+
+    @extend_schema(
+        operation_id="alerts_stats",
+        filters=False,
+        parameters=[OpenApiParameter("days", int, description=f"days back, today included (1-{STATS_DAYS_MAX})")],
+        responses=OpenApiTypes.OBJECT,
+    )
+    @action(detail=False, methods=["get"], pagination_class=None, filter_backends=[])
+    def stats(self, request: Request) -> Response:
+        """Per zone and day (Asia/Kolkata): alerts, confirmed, dismissed, confirmed rate (of the
+        decided ones); cameras online now per zone. Your zones only, unless you see the city."""
+        days = forms.IntegerField(min_value=1, max_value=STATS_DAYS_MAX, required=False)
+        try:
+            value = days.clean(request.query_params.get("days") or None)
+        except forms.ValidationError as error:
+            raise ValidationError({"days": error.messages}) from None
+        return Response(alert_stats_by_zone_day(user=acting_user(request), days=value or STATS_DAYS_DEFAULT))
 
 
 class SightingViewSet(mixins.ListModelMixin, viewsets.GenericViewSet[Sighting]):

@@ -14,7 +14,10 @@ PAGES = [
     ("City map", "dashboard:home"),
     ("Watchlists", "dashboard:watchlists"),
     ("Listings", "dashboard:subjects"),
+    ("Operations", "dashboard:operations"),
+    ("Match history", "dashboard:match-history"),
     ("Audit log", "dashboard:audit"),
+    ("Statistics", "dashboard:stats"),
 ]
 
 

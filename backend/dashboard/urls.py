@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import audit_views, views, watchlist_views
+from . import alert_views, audit_views, history_views, operation_views, stats_views, views, watchlist_views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -9,5 +9,10 @@ urlpatterns = [
     path("subjects/", watchlist_views.subject_list, name="subjects"),
     path("subjects/new/", watchlist_views.subject_new, name="subject-new"),
     path("subjects/<int:pk>/", watchlist_views.subject_detail, name="subject-detail"),
+    path("alerts/<int:pk>/", alert_views.alert_detail, name="alert-detail"),
     path("audit/", audit_views.audit_log, name="audit"),
+    path("operations/", operation_views.operation_list, name="operations"),
+    path("operations/<int:pk>/", operation_views.operation_detail, name="operation-detail"),
+    path("history/", history_views.match_history, name="match-history"),
+    path("stats/", stats_views.zone_stats, name="stats"),
 ]

@@ -337,8 +337,12 @@ class AlertPanel {
 
     const head = element("div", null, "alert-head");
     head.appendChild(element("span", `P${alert.priority}`, `alert-priority priority-${Math.min(alert.priority, 5)}`));
-    const name = element("strong", alert.subject_name, "alert-subject");
+    const name = element("strong", null, "alert-subject");
     name.setAttribute("data-testid", "alert-subject");
+    // The alert's own page (adjudication, trail, evidence): a link an officer can open on a phone.
+    const link = element("a", alert.subject_name, "alert-link");
+    link.href = `/alerts/${encodeURIComponent(alert.id)}/`;
+    name.appendChild(link);
     head.appendChild(name);
     const status = element("span", statusLabel(alert.status), `alert-status status-${alert.status}`);
     status.setAttribute("data-testid", "alert-status");

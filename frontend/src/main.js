@@ -4,7 +4,11 @@ import { connectLiveFeed } from "./livefeed.js";
 import "./audit.js";
 import "./map.js";
 import "./alerts.js";
+import "./alert-page.js";
 import "./watchlists.js";
+import "./operations.js";
+import "./history.js";
+import "./stats.js";
 // Last, so that our rules come after the libraries' (Leaflet's) in app.css.
 import "./style.css";
 

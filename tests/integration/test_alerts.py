@@ -225,7 +225,7 @@ def test_payload_has_image_urls_never_bytes(world: World) -> None:
     alert = world.alert()
     body = as_user(world.officer_a).get(f"{ALERTS}{alert.pk}/").json()
     assert body["probe_url"] == f"{ALERTS}{alert.pk}/probe/"
-    assert body["matched_photo_url"] == f"/api/v1/photos/{alert.matched_photo_id}/image/"
+    assert body["matched_photo_url"] == f"{ALERTS}{alert.pk}/enrolled/"
     assert body["subject_name"] == "Listed P3" and body["camera_code"] == world.cameras["north"].code
     assert "probe_jpeg" not in body and "probe_jpeg" not in str(as_user(world.officer_a).get(ALERTS).json())
 

@@ -72,9 +72,11 @@ def sample_kwargs(route: str, users_by_role, zones) -> dict[str, object]:  # typ
         from tests.factories import camera_make
 
         return {"camera_id": camera_make(zone=zones["north"], stream_kind="push").pk}
-    if route.startswith("api:operation-") and route != "api:operation-list":
+    if route == "dashboard:operation-detail" or (route.startswith("api:operation-") and route != "api:operation-list"):
         return {"pk": _operation_sample(users_by_role, zones).pk}
-    if route.startswith("api:alert-") and route not in ("api:alert-list", "api:alert-export"):
+    if route == "dashboard:alert-detail" or (
+        route.startswith("api:alert-") and route not in ("api:alert-list", "api:alert-export", "api:alert-stats")
+    ):
         return {"pk": _alert_sample(users_by_role, zones).pk}
     if route == "api:retention-detail":
         return {"data_kind": "login_attempts"}
@@ -198,14 +200,35 @@ async def _ws_connect(path: str, cookie: str | None, origin: bytes = b"http://12
     return connected, code
 
 
-def run_async(coroutine):  # type: ignore[no-untyped-def]
-    """Run a coroutine on a fresh loop in a worker thread: Playwright's sync API may already have
-    a loop running in this thread (browser tests earlier in the session)."""
+def run_async(coroutine, timeout: float = 60):  # type: ignore[no-untyped-def]
+    """Run a coroutine on a fresh loop in a daemon thread and return its result as soon as it has
+    one: Playwright's sync API may already have a loop running in this thread (browser tests
+    earlier in the session), and the loop's teardown, which cancels the refused consumer's
+    pending channel-layer receive, once hung for minutes in a full run; a daemon thread cannot
+    hold the test (or the interpreter's exit) on it."""
     import asyncio
-    from concurrent.futures import ThreadPoolExecutor
+    import queue
+    import threading
 
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(asyncio.run, coroutine).result()
+    results: queue.Queue = queue.Queue()  # type: ignore[type-arg]
+
+    def run() -> None:
+        loop = asyncio.new_event_loop()
+        try:
+            results.put((True, loop.run_until_complete(coroutine)))
+        except BaseException as error:  # handed to the test thread
+            results.put((False, error))
+        finally:
+            for task in asyncio.all_tasks(loop):
+                task.cancel()
+            loop.run_until_complete(asyncio.sleep(0.1))
+            loop.close()
+
+    threading.Thread(target=run, daemon=True).start()
+    ok, value = results.get(timeout=timeout)
+    if not ok:
+        raise value
+    return value
 
 
 def _session_cookie(client) -> str:  # type: ignore[no-untyped-def]
