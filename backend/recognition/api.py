@@ -16,6 +16,9 @@ from typing import Any
 import redis
 from django.conf import settings
 from django.core.cache import cache
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers as drf_serializers
 from rest_framework import status
 from rest_framework.parsers import BaseParser
 from rest_framework.request import Request
@@ -55,6 +58,24 @@ class FramePushView(APIView):
     throttle_classes: list[Any] = []  # load is shed by the frame queue, with Retry-After
     parser_classes = [_RawBody]
 
+    @extend_schema(
+        operation_id="camera_frame_push",
+        request={"image/jpeg": OpenApiTypes.BINARY},
+        parameters=[
+            OpenApiParameter("X-Captured-At", float, OpenApiParameter.HEADER, description="Unix seconds"),
+            OpenApiParameter("X-Latitude", float, OpenApiParameter.HEADER, description="vehicle cameras"),
+            OpenApiParameter("X-Longitude", float, OpenApiParameter.HEADER, description="vehicle cameras"),
+        ],
+        responses={
+            202: inline_serializer("FrameAccepted", {"frame_id": drf_serializers.CharField()}),
+            401: OpenApiTypes.OBJECT,
+            409: OpenApiTypes.OBJECT,
+            413: OpenApiTypes.OBJECT,
+            415: OpenApiTypes.OBJECT,
+            429: OpenApiTypes.OBJECT,
+        },
+        auth=[],
+    )
     def post(self, request: Request, camera_id: int) -> Response:
         key = _bearer(request)
         camera = camera_by_push_token(camera_id=camera_id, key=key) if key else None

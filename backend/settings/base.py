@@ -282,6 +282,13 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "SERVE_PERMISSIONS": ["backend.accounts.permissions.MatrixPermission"],
+    # Several models have a `status` field with their own choices: one clear enum name each.
+    "ENUM_NAME_OVERRIDES": {
+        "SubjectStatusEnum": "backend.watchlists.models.Subject.Status",
+        "ImportJobStatusEnum": "backend.watchlists.models.ImportJob.Status",
+        "OperationStatusEnum": "backend.operations.models.Operation.Status",
+        "AlertStatusEnum": "backend.alerts.models.Alert.Status",
+    },
 }
 
 # --- files, time, language ------------------------------------------------------------------

@@ -116,10 +116,6 @@ def accepted_at_least(runner: CameraRunner, count: int) -> Callable[[], bool]:
     return lambda: runner.stats.accepted >= count
 
 
-def queued_frames(camera: Camera) -> int:
-    return sum(1 for _ in frame_redis().scan_iter(f"frame:{camera.pk}-*"))
-
-
 # --- RTSP ------------------------------------------------------------------------------------------
 def gst_missing() -> str | None:
     probe = (
@@ -176,8 +172,8 @@ def test_rtsp_camera_frames_are_accepted_and_the_camera_is_online(rtsp_server, d
     online = wait_for(health_is(camera, Camera.Health.ONLINE), what="the RTSP camera to be online")
     runner = worker.runners[camera.pk]
     wait_for(lambda: runner.stats.accepted >= 3, what="three frames accepted")
-    # frames are in Redis for the recognition task (and only accepted ones)
-    assert queued_frames(camera) >= 3
+    # (accepted = stored in Redis and queued for recognition by frame_submit; a session's Celery
+    # worker may already have processed and deleted them, so Redis is not counted here)
     # pacing does not lose frames to frame_submit's own per-camera sampling (one slow Redis round
     # trip on a loaded machine may)
     assert sum(runner.stats.dropped.values()) <= 1
@@ -257,10 +253,9 @@ def test_snapshot_cameras_good_garbage_and_missing(snapshot_server, deployment, 
     worker = start_worker()
     wait_for(health_is(good, Camera.Health.ONLINE), what="the snapshot camera to be online")
     wait_for(lambda: worker.runners[good.pk].stats.accepted >= 2, what="two snapshots accepted")
-    assert queued_frames(good) >= 2
     degraded = wait_for(health_is(garbage, Camera.Health.DEGRADED), what="the garbage camera to be degraded")
     assert degraded.last_error == "The snapshot URL did not return an image."
-    assert queued_frames(garbage) == 0
+    assert worker.runners[garbage.pk].stats.accepted == 0  # nothing that is not an image is queued
     offline = wait_for(health_is(missing, Camera.Health.OFFLINE), what="the 404 camera to be offline")
     assert offline.last_error == "The snapshot URL answered HTTP 404."
     for camera in (degraded, offline):
@@ -289,7 +284,6 @@ def test_file_and_composed_demo_cameras(deployment, start_worker, datasets_dir) 
         runner = worker.runners[camera.pk]
         wait_for(accepted_at_least(runner, frames), what=f"{frames} frames accepted")
         assert sum(runner.stats.dropped.values()) <= 1 and runner.stats.decode_errors == 0
-        assert queued_frames(camera) >= frames
         assert fresh(camera).last_error == ""
 
 
