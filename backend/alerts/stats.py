@@ -68,9 +68,9 @@ def alert_stats_by_zone_day(
             dismissed=Count("pk", filter=Q(status=Alert.Status.DISMISSED), distinct=True),
         )
     )
-    counts = {(row["zone_id"], row["day"]): row for row in rows}
-    cameras = {
-        row["zone_id"]: row
+    counts: dict[tuple[int, dt.date], dict[str, Any]] = {(row["zone_id"], row["day"]): dict(row) for row in rows}
+    cameras: dict[int, dict[str, Any]] = {
+        row["zone_id"]: dict(row)
         for row in Camera.objects.filter(zone__in=[zone.pk for zone in zones])
         .order_by()
         .values("zone_id")
@@ -84,7 +84,7 @@ def alert_stats_by_zone_day(
             **_figures(row.get("alerts", 0), row.get("confirmed", 0), row.get("dismissed", 0)),
         }
 
-    zone_stats = []
+    zone_stats: list[dict[str, Any]] = []
     for zone in zones:
         per_day = [day_figures(zone.pk, day) for day in day_list]
         camera_row = cameras.get(zone.pk, {})

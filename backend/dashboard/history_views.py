@@ -26,6 +26,8 @@ from backend.accounts.selectors import zone_list_visible_to
 from backend.alerts.api import AlertFilter
 from backend.alerts.models import Alert
 from backend.alerts.selectors import alert_export_rows, alert_list_visible_to
+from backend.cameras.models import Zone
+from backend.watchlists.models import Watchlist
 from backend.watchlists.selectors import watchlist_list_visible_to
 
 PAGE_SIZE = 50
@@ -35,8 +37,10 @@ class HistoryFilterForm(forms.Form):
     """What an auditor types; dates are whole days in Asia/Kolkata."""
 
     status = forms.ChoiceField(required=False, choices=[("", "Any status"), *Alert.Status.choices])
-    zone = forms.ModelChoiceField(queryset=None, required=False, empty_label="Any zone")
-    watchlist = forms.ModelChoiceField(queryset=None, required=False, empty_label="Any watchlist")
+    zone: forms.ModelChoiceField[Zone] = forms.ModelChoiceField(queryset=None, required=False, empty_label="Any zone")
+    watchlist: forms.ModelChoiceField[Watchlist] = forms.ModelChoiceField(
+        queryset=None, required=False, empty_label="Any watchlist"
+    )
     date_from = forms.DateField(required=False, label="From (date)", widget=forms.DateInput(attrs={"type": "date"}))
     date_to = forms.DateField(
         required=False, label="To (date, inclusive)", widget=forms.DateInput(attrs={"type": "date"})

@@ -20,7 +20,6 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers as drf_serializers
 from rest_framework import status
-from rest_framework.parsers import BaseParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -40,13 +39,6 @@ CLOCK_SKEW_S = 300  # a camera clock this far off is not trusted: arrival time i
 HEALTH_REPORT_EVERY_S = 5
 
 
-class _RawBody(BaseParser):
-    media_type = "*/*"
-
-    def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> bytes:
-        return stream.read() if stream is not None else b""
-
-
 def _refusal(status_code: int, code: str, message: str, **headers: str) -> Response:
     return Response({"code": code, "message": message}, status=status_code, headers=headers or None)
 
@@ -56,7 +48,6 @@ class FramePushView(APIView):
     # matrix opens the route to anonymous callers for that reason.
     authentication_classes: list[Any] = []
     throttle_classes: list[Any] = []  # load is shed by the frame queue, with Retry-After
-    parser_classes = [_RawBody]
 
     @extend_schema(
         operation_id="camera_frame_push",
