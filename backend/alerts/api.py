@@ -12,7 +12,6 @@ match-history CSV and a subject's sighting trail. Thin: selectors read, services
 
 from __future__ import annotations
 
-import csv
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -32,7 +31,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from backend.accounts.permissions import acting_user
-from backend.audit.api import EXPORT_CHUNK_ROWS, _csv_cell, _LineBuffer, _streaming_content
+from backend.core.csv_export import EXPORT_CHUNK_ROWS, csv_lines, streaming_content
 
 from . import selectors, services
 from .evidence import alert_evidence_export
@@ -224,7 +223,7 @@ class AlertViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
             request=request,
         )
         rows = _csv_lines(selectors.alert_export_rows(alerts).iterator(chunk_size=EXPORT_CHUNK_ROWS))
-        response = StreamingHttpResponse(_streaming_content(request, rows), content_type="text/csv; charset=utf-8")
+        response = StreamingHttpResponse(streaming_content(request, rows), content_type="text/csv; charset=utf-8")
         stamp = timezone.now().strftime("%Y%m%dT%H%M%SZ")
         response["Content-Disposition"] = f'attachment; filename="alerts-{stamp}.csv"'
         return response
@@ -338,7 +337,4 @@ def _export_row(alert: Alert) -> list[Any]:
 
 
 def _csv_lines(alerts: Iterator[Alert]) -> Iterator[str]:
-    writer = csv.writer(_LineBuffer())
-    yield writer.writerow(EXPORT_COLUMNS)
-    for alert in alerts:
-        yield writer.writerow([_csv_cell(value) for value in _export_row(alert)])
+    return csv_lines(EXPORT_COLUMNS, (_export_row(alert) for alert in alerts))

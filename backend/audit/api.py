@@ -3,14 +3,8 @@ Read-only by construction: no view here writes anything but the export's own aud
 
 from __future__ import annotations
 
-import csv
-import json
-from collections.abc import AsyncIterator, Iterable, Iterator
-from itertools import islice
 from typing import Any
 
-from asgiref.sync import sync_to_async
-from django.core.handlers.asgi import ASGIRequest
 from django.db.models import QuerySet
 from django.http import StreamingHttpResponse
 from django.utils import timezone
@@ -22,6 +16,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from backend.core.csv_export import EXPORT_CHUNK_ROWS, csv_lines, streaming_content
 from backend.core.errors import ApplicationError
 
 from .filters import AuditEventFilter
@@ -29,11 +24,6 @@ from .models import AuditEvent
 from .selectors import audit_chain_verify, audit_event_list
 from .serializers import EVENT_FIELDS, AuditEventSerializer, ChainReportSerializer
 from .services import audit_record
-
-EXPORT_CHUNK_ROWS = 500
-# A spreadsheet runs a cell that starts with one of these as a formula (CSV injection); user
-# controlled text (a username typed at a failed login) must not become one.
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
 class AuditEventPagination(CursorPagination):
@@ -90,8 +80,8 @@ class AuditEventExportView(generics.ListAPIView[AuditEvent]):
             summary={"format": "csv", "filters": filters},
             purpose=purpose[:500],
         )
-        rows = _csv_lines(queryset.values_list(*_export_columns()).iterator(chunk_size=EXPORT_CHUNK_ROWS))
-        response = StreamingHttpResponse(_streaming_content(request, rows), content_type="text/csv; charset=utf-8")
+        rows = csv_lines(EVENT_FIELDS, queryset.values_list(*_export_columns()).iterator(chunk_size=EXPORT_CHUNK_ROWS))
+        response = StreamingHttpResponse(streaming_content(request, rows), content_type="text/csv; charset=utf-8")
         stamp = timezone.now().strftime("%Y%m%dT%H%M%SZ")
         response["Content-Disposition"] = f'attachment; filename="audit-events-{stamp}.csv"'
         return response
@@ -110,42 +100,3 @@ class AuditVerifyView(APIView):
 
 def _export_columns() -> list[str]:
     return [name if name not in ("actor", "zone") else f"{name}_id" for name in EVENT_FIELDS]
-
-
-class _LineBuffer:
-    """csv.writer writes into this and gets the line back (no buffer grows)."""
-
-    def write(self, value: str) -> str:
-        return value
-
-
-def _csv_lines(rows: Iterable[tuple[Any, ...]]) -> Iterator[str]:
-    writer = csv.writer(_LineBuffer())
-    yield writer.writerow(EVENT_FIELDS)
-    for row in rows:
-        yield writer.writerow([_csv_cell(value) for value in row])
-
-
-def _csv_cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, dict | list):
-        value = json.dumps(value, sort_keys=True, ensure_ascii=False)
-    elif hasattr(value, "isoformat"):
-        value = value.isoformat()
-    text = str(value)
-    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
-
-
-def _streaming_content(request: Request, lines: Iterator[str]) -> Iterator[str] | AsyncIterator[str]:
-    # Under ASGI, Django would read a synchronous iterator into one list before sending it; an
-    # async iterator that pulls chunks through sync_to_async keeps a large export streaming.
-    if isinstance(request._request, ASGIRequest):
-        return _async_chunks(lines)
-    return lines
-
-
-async def _async_chunks(lines: Iterator[str]) -> AsyncIterator[str]:
-    take = sync_to_async(lambda: "".join(islice(lines, EXPORT_CHUNK_ROWS)), thread_sensitive=True)
-    while chunk := await take():
-        yield chunk

@@ -25,6 +25,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 
+from backend.core.csv_export import FORMULA_PREFIXES
 from backend.core.errors import ApplicationError
 
 from .models import Camera
@@ -52,7 +53,6 @@ FLOAT_COLUMNS = {"latitude", "longitude", "heading_deg", "sample_fps"}
 INT_COLUMNS = {"min_face_px"}
 BOOL_COLUMNS = {"enabled"}
 POSITION_COLUMNS = ("latitude", "longitude")
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 TRUE_WORDS, FALSE_WORDS = {"true", "1", "yes", "y", "t"}, {"false", "0", "no", "n", "f"}
 MAX_BYTES = 20 * 1024 * 1024
 MAX_ROWS = 20_000

@@ -21,7 +21,11 @@ APPEAR_WITHIN_MS = 20_000  # generous for a loaded CI machine; the benchmark mea
 
 
 def test_an_alert_from_the_pipeline_appears_in_the_open_page(  # type: ignore[no-untyped-def]
-    page: Any, web_server: str, celery_worker, listed, users_by_role  # noqa: F811
+    page: Any,
+    web_server: str,
+    celery_worker,
+    listed,
+    users_by_role,  # noqa: F811
 ) -> None:
     officer = users_by_role[Role.OFFICER]
     key = camera_push_token_rotate(camera=listed["camera"], actor=users_by_role[Role.ADMIN])

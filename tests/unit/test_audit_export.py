@@ -8,12 +8,12 @@ import datetime as dt
 import io
 import threading
 
-from backend.audit.api import EXPORT_CHUNK_ROWS, _async_chunks, _csv_cell, _csv_lines
 from backend.audit.serializers import EVENT_FIELDS
+from backend.core.csv_export import EXPORT_CHUNK_ROWS, async_chunks, csv_cell, csv_lines
 
 
 def test_cells_a_spreadsheet_would_run_are_escaped() -> None:
-    assert [_csv_cell(v) for v in ("=1+1", "+1", "-1", "@SUM(A1)", "\tx", "ok")] == [
+    assert [csv_cell(v) for v in ("=1+1", "+1", "-1", "@SUM(A1)", "\tx", "ok")] == [
         "'=1+1",
         "'+1",
         "'-1",
@@ -21,14 +21,14 @@ def test_cells_a_spreadsheet_would_run_are_escaped() -> None:
         "'\tx",
         "ok",
     ]
-    assert _csv_cell(None) == "" and _csv_cell(7) == "7"
-    assert _csv_cell({"b": 1, "a": "नाव"}) == '{"a": "नाव", "b": 1}'
-    assert _csv_cell(dt.datetime(2025, 1, 2, tzinfo=dt.UTC)) == "2025-01-02T00:00:00+00:00"
+    assert csv_cell(None) == "" and csv_cell(7) == "7"
+    assert csv_cell({"b": 1, "a": "नाव"}) == '{"a": "नाव", "b": 1}'
+    assert csv_cell(dt.datetime(2025, 1, 2, tzinfo=dt.UTC)) == "2025-01-02T00:00:00+00:00"
 
 
 def test_csv_has_a_header_and_one_line_per_row() -> None:
     rows = [tuple(range(len(EVENT_FIELDS))), tuple("x" * n for n in range(len(EVENT_FIELDS)))]
-    parsed = list(csv.reader(io.StringIO("".join(_csv_lines(rows)))))
+    parsed = list(csv.reader(io.StringIO("".join(csv_lines(EVENT_FIELDS, rows)))))
     assert parsed[0] == EVENT_FIELDS and len(parsed) == 3 and parsed[1][1] == "1"
 
 
@@ -37,7 +37,7 @@ def test_async_chunks_yield_everything_in_bounded_chunks() -> None:
     chunks: list[str] = []
 
     async def collect() -> None:
-        chunks.extend([chunk async for chunk in _async_chunks(lines)])
+        chunks.extend([chunk async for chunk in async_chunks(lines)])
 
     # A thread of its own: the test process may already run an event loop (browser tests).
     worker = threading.Thread(target=asyncio.run, args=(collect(),))
