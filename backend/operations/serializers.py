@@ -9,7 +9,7 @@ from backend.accounts.models import User
 from backend.cameras.models import Camera, Zone
 from backend.watchlists.models import Watchlist
 from backend.watchlists.selectors import watchlist_list_visible_to
-from backend.watchlists.serializers import VisibleZoneField, _UserScopedField
+from backend.watchlists.serializers import UserScopedField, VisibleZoneField
 
 from .models import Operation
 from .selectors import camera_list_visible_to, operation_cameras
@@ -19,12 +19,12 @@ MAX_GROUPS = 100
 MAX_WATCHLISTS = 100
 
 
-class VisibleCameraField(_UserScopedField):
+class VisibleCameraField(UserScopedField):
     def scoped(self, user: Any) -> QuerySet[Camera]:
         return camera_list_visible_to(user=user)
 
 
-class ActiveWatchlistField(_UserScopedField):
+class ActiveWatchlistField(UserScopedField):
     """Active watchlists the caller may see (the service checks zones and activity again)."""
 
     def scoped(self, user: Any) -> QuerySet[Watchlist]:

@@ -527,7 +527,7 @@ class Bench:
         """One JPEG per camera slot (slot i shows identity i % K), each scored once against the list."""
         import cv2
 
-        from backend.recognition.demo_compose import DemoIdentity, _paste, background_frames, cutout
+        from backend.recognition.demo_compose import DemoIdentity, background_frames, cutout, face_paste
         from backend.recognition.inference_client import get_client
         from backend.watchlists.search import template_search
 
@@ -548,7 +548,7 @@ class Bench:
             image = backgrounds[slot % len(backgrounds)].copy()
             x = width * (0.25 + 0.5 * ((slot * 7) % 11) / 10)
             y = height * (0.4 + 0.15 * ((slot * 3) % 5) / 4)
-            _paste(image, cuts[name], x, y, FACE_PX)
+            face_paste(image, cuts[name], x, y, FACE_PX)
             ok, encoded = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 85])
             if not ok:
                 raise RuntimeError("JPEG encoding failed")

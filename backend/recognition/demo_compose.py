@@ -385,7 +385,7 @@ def walks(seed: int, *, fps: float, cast: Sequence[DemoIdentity] | None = None) 
         frame += main.frames + max(1, round(rng.uniform(*GAP_S) * fps))
 
 
-def _paste(frame: np.ndarray, cut: Cutout, x: float, y: float, face_width: float) -> None:
+def face_paste(frame: np.ndarray, cut: Cutout, x: float, y: float, face_width: float) -> None:
     """Blend a cut-out into the frame (in place) with its face centred at (x, y)."""
     scale = face_width / cut.face_width
     image = cv2.resize(cut.image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
@@ -434,6 +434,6 @@ def compose_stream(url: str, *, datasets_dir: Path | None = None) -> Iterator[np
         placed = [(walk, walk.at(frame_number)) for walk in active]
         for walk, where in sorted(placed, key=lambda item: item[1][2] if item[1] else 0):
             if where is not None:
-                _paste(frame, cutout(root, walk.identity), *where)
+                face_paste(frame, cutout(root, walk.identity), *where)
         yield frame
         frame_number += 1

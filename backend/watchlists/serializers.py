@@ -20,7 +20,7 @@ MAX_ALIASES = 20
 
 
 @extend_schema_field(OpenApiTypes.INT)
-class _UserScopedField(serializers.PrimaryKeyRelatedField):  # type: ignore[type-arg]
+class UserScopedField(serializers.PrimaryKeyRelatedField):  # type: ignore[type-arg]
     """A foreign key the caller may only point at objects of their own zones."""
 
     def scoped(self, user: Any) -> QuerySet[Any]:
@@ -30,17 +30,17 @@ class _UserScopedField(serializers.PrimaryKeyRelatedField):  # type: ignore[type
         return self.scoped(self.context["request"].user)
 
 
-class VisibleZoneField(_UserScopedField):
+class VisibleZoneField(UserScopedField):
     def scoped(self, user: Any) -> QuerySet[Zone]:
         return zone_list_visible_to(user=user)
 
 
-class VisibleWatchlistField(_UserScopedField):
+class VisibleWatchlistField(UserScopedField):
     def scoped(self, user: Any) -> QuerySet[Watchlist]:
         return watchlist_list_visible_to(user=user)
 
 
-class VisibleSubjectField(_UserScopedField):
+class VisibleSubjectField(UserScopedField):
     def scoped(self, user: Any) -> QuerySet[Subject]:
         return subject_list_visible_to(user=user)
 

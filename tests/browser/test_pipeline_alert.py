@@ -24,8 +24,8 @@ def test_an_alert_from_the_pipeline_appears_in_the_open_page(  # type: ignore[no
     page: Any,
     web_server: str,
     celery_worker,
-    listed,
-    users_by_role,  # noqa: F811
+    listed,  # noqa: F811 - the fixture imported above
+    users_by_role,
 ) -> None:
     officer = users_by_role[Role.OFFICER]
     key = camera_push_token_rotate(camera=listed["camera"], actor=users_by_role[Role.ADMIN])
