@@ -44,13 +44,15 @@ def frame_id_new(camera_id: int, captured_at: float) -> str:
     return f"{camera_id}-{int(captured_at * 1000)}-{os.getpid()}-{next(_sequence)}"
 
 
+@functools.cache
+def _broker_redis() -> redis.Redis:
+    return redis.Redis.from_url(settings.CELERY_BROKER_URL, socket_timeout=5, socket_connect_timeout=5)
+
+
 def recognition_backlog() -> int:
-    """Frames waiting for a worker (the length of the recognition queue's Redis list)."""
-    broker = redis.Redis.from_url(settings.CELERY_BROKER_URL, socket_timeout=5, socket_connect_timeout=5)
-    try:
-        return int(broker.llen(settings.RECOGNITION_QUEUE))
-    finally:
-        broker.close()
+    """Frames waiting for a worker (the length of the recognition queue's Redis list). One pooled
+    client per process: this runs for every frame offered."""
+    return int(_broker_redis().llen(settings.RECOGNITION_QUEUE))
 
 
 def frame_submit(
