@@ -143,6 +143,13 @@ def _alert_create(evidence: Evidence) -> Alert:
 
 
 def _sightings_add(alert: Alert, evidence: Evidence) -> int:
+    """Record the hits not recorded yet; returns how many were new. Runs under the (subject,
+    camera) lock, so the lookup of known frames (one probe of the unique index) cannot race."""
+    known = set(
+        Sighting.objects.filter(
+            subject_id=evidence.subject_id, frame_id__in=[hit.frame_id for hit in evidence.hits]
+        ).values_list("frame_id", flat=True)
+    )
     rows = [
         Sighting(
             alert=alert,
@@ -156,7 +163,7 @@ def _sightings_add(alert: Alert, evidence: Evidence) -> int:
             frame_id=hit.frame_id,
         )
         for hit in evidence.hits
+        if hit.frame_id not in known
     ]
-    before = Sighting.objects.filter(alert=alert).count()
-    Sighting.objects.bulk_create(rows, ignore_conflicts=True)
-    return Sighting.objects.filter(alert=alert).count() - before
+    Sighting.objects.bulk_create(rows)
+    return len(rows)

@@ -16,6 +16,7 @@ from typing import Any
 import redis
 from django.conf import settings
 from django.core.cache import cache
+from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers as drf_serializers
@@ -142,8 +143,6 @@ def _health_report(camera: Camera, latitude: float | None, longitude: float | No
     """Pushed frames say the camera is online (the row is written at most every few seconds)."""
     moved = camera.kind == Camera.Kind.VEHICLE and latitude is not None and longitude is not None
     if moved or cache.add(f"push-health:{camera.pk}", 1, HEALTH_REPORT_EVERY_S):
-        from django.utils import timezone
-
         camera_health_update(
             camera_id=camera.pk,
             health=Camera.Health.ONLINE,
