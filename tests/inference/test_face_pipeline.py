@@ -9,6 +9,7 @@ import socket
 import struct
 import subprocess
 import threading
+import time
 import zlib
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
@@ -295,7 +296,7 @@ def test_batch_of_16_frames_equals_16_single_calls(
     single = [client.detect_and_embed(frame) for frame in frames]
     before = pipeline_stats(triton)
     batched = client.detect_and_embed_batch(frames)
-    after = pipeline_stats(triton)
+    after = pipeline_stats_settled(triton, inferences=before[0] + 16)
 
     assert after[0] - before[0] == 16
     assert after[1] - before[1] < 16, "the dynamic batcher never grouped frames"
@@ -307,6 +308,19 @@ def test_batch_of_16_frames_equals_16_single_calls(
             assert a.passed_quality == b.passed_quality
             if a.template is not None and b.template is not None:
                 assert float(a.template @ b.template) > 0.9999
+
+
+def pipeline_stats_settled(
+    triton: grpcclient.InferenceServerClient, *, inferences: int, timeout_s: float = 5.0
+) -> tuple[int, int]:
+    """The statistics once they count `inferences` (or after timeout_s): Triton updates them just
+    after it has answered, so a read right after the last response can miss the last requests."""
+    deadline = time.monotonic() + timeout_s
+    stats = pipeline_stats(triton)
+    while stats[0] < inferences and time.monotonic() < deadline:
+        time.sleep(0.05)
+        stats = pipeline_stats(triton)
+    return stats
 
 
 def pipeline_stats(triton: grpcclient.InferenceServerClient) -> tuple[int, int]:
