@@ -1,5 +1,5 @@
 # The two commands of the README, and a few helpers. Every target sets up what it needs first.
-.PHONY: setup run test static lint typecheck clean-data
+.PHONY: setup run test static lint typecheck clean-data evaluate
 
 BACKEND_PY := .venv/backend/bin/python
 
@@ -29,6 +29,12 @@ lint: setup
 typecheck: setup
 	@.venv/backend/bin/mypy backend
 
+
+## The full accuracy evaluation on the shared datasets (issue 9): images, then video replay. Each
+## report is stored in the run profile's database and shown at /evaluation/ by `make run`.
+evaluate: setup
+	@$(BACKEND_PY) -m backend.devstack manage evaluate images
+	@$(BACKEND_PY) -m backend.devstack manage evaluate video
 
 ## Deletes the data folder of the test profile (the run profile's var/ is never deleted by make).
 clean-data:

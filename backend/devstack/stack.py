@@ -193,6 +193,32 @@ def run(config: StackConfig) -> int:
     return 0
 
 
+def manage_once(config: StackConfig, manage_args: list[str]) -> int:
+    """One manage.py command against the run profile's infrastructure, started for it and stopped after."""
+    stack = Stack(config)
+    signal.signal(signal.SIGTERM, _on_signal)
+    try:
+        stack.check_ports(include_web=False)
+        stack.start_infrastructure()
+        stack.manage("migrate", "--noinput")
+        say(f"running manage.py {' '.join(manage_args)} ...")
+        result = subprocess.run(
+            [python_for("backend"), str(ROOT / "manage.py"), *manage_args],
+            env={**os.environ, **stack.env},
+            cwd=ROOT,
+            check=False,
+        )
+        return result.returncode
+    except (StopRequested, KeyboardInterrupt):
+        say("interrupted, stopping ...")
+        return 130
+    except StackError as error:
+        print(f"error: {error}", file=sys.stderr, flush=True)
+        return 1
+    finally:
+        stack.stop_all()
+
+
 def test(config: StackConfig, pytest_args: list[str]) -> int:
     """`make test`: the infrastructure on the test ports, pytest against it, then stop."""
     stack = Stack(config)

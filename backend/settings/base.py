@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "backend.watchlists",
     "backend.operations",
     "backend.alerts",
+    "backend.evaluation",
     "backend.dashboard",
 ]
 

@@ -39,6 +39,10 @@ class Watchlist(models.Model):
         validators=[MinValueValidator(MIN_MATCH_THRESHOLD), MaxValueValidator(MAX_MATCH_THRESHOLD)],
         help_text="Cosine score at or above which a face is a candidate for this list.",
     )
+    # The calibration that set the current threshold (None: the default, or set by hand).
+    threshold_calibration = models.ForeignKey(
+        "evaluation.ThresholdCalibration", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     active = models.BooleanField(default=True)
     description = models.TextField(blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")

@@ -141,6 +141,8 @@ def watchlist_update(
     before = _snapshot(watchlist, WATCHLIST_FIELDS)
     for name, value in fields.items():
         setattr(watchlist, name, value)
+    if watchlist.match_threshold != before.get("match_threshold"):
+        watchlist.threshold_calibration = None  # set by hand: no report stands behind the new value
     _full_clean(watchlist)
     watchlist.save()
     audit_record(
