@@ -128,9 +128,7 @@ def rolled_back() -> Iterator[Enroller]:
             # A zone of its own: no standing operation (the demo's, a real deployment's) covers it,
             # so an evaluation camera searches the evaluation's list and nothing else.
             tag = secrets.token_hex(3)
-            zone = zone_create(
-                code=f"evaluation-{tag}", name=f"Evaluation {tag}", centre_lat=18.52, centre_lon=73.85
-            )
+            zone = zone_create(code=f"evaluation-{tag}", name=f"Evaluation {tag}", centre_lat=18.52, centre_lon=73.85)
             enroller = Enroller(
                 zone=zone,
                 officer=user_create(

@@ -149,15 +149,34 @@ def test_image_evaluation_report(datasets_dir: Path, make_user, zones) -> None: 
 
 def test_video_evaluation_report(datasets_dir: Path) -> None:
     report, output = _run(
-        "video", "--datasets", str(datasets_dir), "--clips", "1", "--clip-frames", "14", "--max-video-frames", "2"
+        "video",
+        "--datasets",
+        str(datasets_dir),
+        "--clips",
+        "1",
+        "--clip-frames",
+        "14",
+        "--max-video-frames",
+        "2",
+        "--thresholds",
+        "0.92,0.96",
     )
     figures = report.figures
     _validate(figures, "figures_video.json")
     _assert_rates_consistent(figures)
     assert services.report_verify(report) and report.kind == "video"
     modes = {m["mode"]: m for m in figures["modes"]}
-    assert set(modes) == {"pooled", "single_frame"}
-    for mode in modes.values():
+    assert set(modes) == {"pooled", "single_frame"} and {m["threshold"] for m in figures["modes"]} == {0.92}
+    assert {(m["mode"], m["threshold"]) for m in figures["sweep"]} == {
+        (mode, t) for mode in modes for t in (0.92, 0.96)
+    }
+    # A stricter threshold never raises more alerts on the same frames.
+    for mode in modes:
+        loose, strict = (
+            next(m for m in figures["sweep"] if m["mode"] == mode and m["threshold"] == t) for t in (0.92, 0.96)
+        )
+        assert strict["alerts"] <= loose["alerts"]
+    for mode in figures["sweep"]:
         assert mode["alerts"] == mode["correct_alerts"] + mode["false_alerts"]
         assert 0 <= mode["people_missed"] <= mode["people_present"]
         per10k = mode["false_alerts_per_10k_faces"]

@@ -24,7 +24,7 @@ from backend.evaluation.degrade import presets_parse
 from backend.evaluation.image_eval import ImageEvalOptions, image_evaluation
 from backend.evaluation.services import report_store
 from backend.evaluation.video_eval import VideoEvalOptions, video_evaluation
-from backend.recognition.thresholds import DEFAULT_MATCH_THRESHOLD
+from backend.recognition.thresholds import DEFAULT_MATCH_THRESHOLD, MAX_MATCH_THRESHOLD, MIN_MATCH_THRESHOLD
 
 
 class Command(BaseCommand):
@@ -48,6 +48,11 @@ class Command(BaseCommand):
         video.add_argument("--clip-frames", type=int, default=60, help="frames per composed clip")
         video.add_argument("--video-every", type=int, default=5, help="every Nth frame of recorded videos")
         video.add_argument("--max-video-frames", type=int, default=None)
+        video.add_argument(
+            "--thresholds",
+            default="",
+            help="comma-separated thresholds to replay at (default: the --threshold, 0.94, 0.96)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         datasets: Path = options["datasets"]
@@ -87,7 +92,7 @@ class Command(BaseCommand):
                 composed_frames=options["clip_frames"],
                 video_every=max(1, options["video_every"]),
                 max_video_frames=options["max_video_frames"],
-                threshold=options["threshold"],
+                thresholds=self._thresholds(options),
             )
             figures, data, model_version = video_evaluation(video_options, say=self._say)
             png, run_options = b"", video_options.as_dict()
@@ -107,6 +112,17 @@ class Command(BaseCommand):
             verdict = {True: "met", False: "NOT met", None: "not resolvable"}[goal["met"]]
             self._say(f"goal: {goal['goal']}: {verdict}; {goal['measured']}")
         self.stdout.write(f"report {report.pk} stored ({report.duration_s:.0f} s), sha256 {report.sha256}")
+
+    def _thresholds(self, options: dict[str, Any]) -> tuple[float, ...]:
+        if not options["thresholds"]:
+            return tuple(dict.fromkeys((options["threshold"], 0.94, 0.96)))
+        try:
+            values = tuple(float(value) for value in options["thresholds"].split(","))
+        except ValueError:
+            raise CommandError("--thresholds takes numbers separated by commas, e.g. 0.92,0.94") from None
+        if not all(MIN_MATCH_THRESHOLD <= value <= MAX_MATCH_THRESHOLD for value in values):
+            raise CommandError(f"thresholds must lie between {MIN_MATCH_THRESHOLD} and {MAX_MATCH_THRESHOLD}")
+        return values
 
     def _say(self, line: str) -> None:
         self.stdout.write(line)
