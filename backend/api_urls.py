@@ -10,6 +10,7 @@ from backend.accounts.api import ApiTokenViewSet, MeView, TokenView, UserViewSet
 from backend.alerts.api import AlertViewSet, SightingViewSet
 from backend.cameras.api import CameraViewSet, ZoneViewSet
 from backend.core.api import RetentionPolicyViewSet
+from backend.evaluation.api import WatchlistCalibrateView
 from backend.operations.api import OperationViewSet
 from backend.recognition.api import FramePushView
 from backend.watchlists.api import (
@@ -43,5 +44,7 @@ urlpatterns = [
     path("audit/", include("backend.audit.urls")),
     path("identify/", IdentifyView.as_view(), name="identify"),
     path("cameras/<int:camera_id>/frames", FramePushView.as_view(), name="camera-frames"),
+    path("evaluation/", include("backend.evaluation.urls")),
+    path("watchlists/<int:pk>/calibrate/", WatchlistCalibrateView.as_view(), name="watchlist-calibrate"),
     *router.urls,
 ]

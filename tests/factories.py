@@ -6,7 +6,9 @@ from __future__ import annotations
 import hashlib
 import io
 import itertools
+import json
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -17,6 +19,8 @@ from PIL import Image
 from backend.accounts.models import User
 from backend.alerts.models import Alert
 from backend.cameras.models import Camera, Zone
+from backend.evaluation.models import EvaluationReport
+from backend.evaluation.services import report_store
 from backend.operations.models import Operation
 from backend.watchlists.models import FaceTemplate, ImportJob, Subject, SubjectPhoto, Watchlist
 
@@ -168,5 +172,66 @@ def alert_make(*, subject: Subject, camera: Camera, operation: Operation, score:
         threshold=subject.watchlist.match_threshold,
         model_version=TEST_MODEL_VERSION,
         sightings_count=1,
+        **fields,
+    )
+
+
+# --- evaluation reports ----------------------------------------------------------------------
+FIXTURES_DIR = Path(__file__).with_name("fixtures")
+
+
+def evaluation_figures(kind: str = "images") -> dict[str, Any]:
+    """A fresh copy of the realistic figures of tests/fixtures/evaluation_figures_<kind>.json."""
+    return json.loads((FIXTURES_DIR / f"evaluation_figures_{kind}.json").read_text())  # type: ignore[no-any-return]
+
+
+def det_png_bytes(size: tuple[int, int] = (240, 180)) -> bytes:
+    """A small real PNG standing in for the DET curve (a diagonal on white)."""
+    image = Image.new("RGB", size, (255, 255, 255))
+    for x in range(min(size)):
+        image.putpixel((x, size[1] - 1 - x * size[1] // size[0]), (29, 78, 216))
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def report_make(
+    *,
+    kind: str = "images",
+    title: str = "Colour portraits and CCTV-degraded probes",
+    model_version: str = TEST_MODEL_VERSION,
+    created_by: User | None = None,
+    figures: dict[str, Any] | None = None,
+    **fields: Any,
+) -> EvaluationReport:
+    """An evaluation report stored through the service (content hash and audit event as in real
+    runs), with the fixture's figures unless `figures` is given."""
+    data = fields.pop(
+        "data",
+        {
+            "datasets_dir": "/srv/datasets/faces",
+            "manifest_sha256": hashlib.sha256(b"manifest").hexdigest(),
+            "sets": [
+                {"name": "colour portraits", "images": 195, "identities": 44},
+                {"name": "orl", "images": 400, "identities": 40},
+            ],
+            "non_mated_sources": [{"path": "orl/", "kind": "images", "frames_used": 0, "faces": 400}],
+            "excluded_sources": [{"path": "deepface/stuart5.png", "reason": "profile: failed the quality gate"}],
+            "degradations": [{"name": "cctv", "scale": 0.25, "jpeg_quality": 20, "blur_sigma": 1.2}],
+        },
+    )
+    options = fields.pop(
+        "options", {"degrade": ["cctv", "low_light"], "gallery": "first photo of each person", "seed": 7}
+    )
+    return report_store(
+        kind=kind,
+        title=title,
+        model_version=model_version,
+        data=data,
+        options=options,
+        figures=figures if figures is not None else evaluation_figures(kind),
+        det_png=fields.pop("det_png", det_png_bytes()),
+        duration_s=fields.pop("duration_s", 312.4),
+        actor=created_by,
         **fields,
     )

@@ -18,6 +18,7 @@ PAGES = [
     ("Match history", "dashboard:match-history"),
     ("Audit log", "dashboard:audit"),
     ("Statistics", "dashboard:stats"),
+    ("Evaluation", "dashboard:evaluation-list"),
 ]
 
 

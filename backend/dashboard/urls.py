@@ -1,6 +1,15 @@
 from django.urls import path
 
-from . import alert_views, audit_views, history_views, operation_views, stats_views, views, watchlist_views
+from . import (
+    alert_views,
+    audit_views,
+    evaluation_views,
+    history_views,
+    operation_views,
+    stats_views,
+    views,
+    watchlist_views,
+)
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -15,4 +24,8 @@ urlpatterns = [
     path("operations/<int:pk>/", operation_views.operation_detail, name="operation-detail"),
     path("history/", history_views.match_history, name="match-history"),
     path("stats/", stats_views.zone_stats, name="stats"),
+    path("evaluation/", evaluation_views.evaluation_list, name="evaluation-list"),
+    path("evaluation/<int:pk>/", evaluation_views.evaluation_detail, name="evaluation-detail"),
+    path("evaluation/<int:pk>/report.md", evaluation_views.evaluation_markdown, name="evaluation-markdown"),
+    path("evaluation/<int:pk>/report.html", evaluation_views.evaluation_html, name="evaluation-html"),
 ]

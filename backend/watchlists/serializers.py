@@ -12,6 +12,7 @@ from rest_framework import serializers
 from backend.accounts.models import User
 from backend.accounts.selectors import zone_list_visible_to
 from backend.cameras.models import Zone
+from backend.evaluation.serializers import ThresholdCalibrationSummarySerializer
 
 from .models import ImportJob, Subject, SubjectPhoto, Watchlist
 from .selectors import subject_list_visible_to, watchlist_list_visible_to
@@ -48,6 +49,11 @@ class VisibleSubjectField(UserScopedField):
 class WatchlistSerializer(serializers.ModelSerializer[Watchlist]):
     zone = VisibleZoneField()
     created_by = serializers.SlugRelatedField[User](slug_field="username", read_only=True)
+    threshold_calibration = ThresholdCalibrationSummarySerializer(
+        read_only=True,
+        allow_null=True,
+        help_text="The evaluation report calibration that set match_threshold; null: the default, or set by hand.",
+    )
 
     class Meta:
         model = Watchlist
@@ -58,6 +64,7 @@ class WatchlistSerializer(serializers.ModelSerializer[Watchlist]):
             "priority",
             "zone",
             "match_threshold",
+            "threshold_calibration",
             "active",
             "description",
             "created_by",

@@ -9,6 +9,7 @@ import "./watchlists.js";
 import "./operations.js";
 import "./history.js";
 import "./stats.js";
+import "./evaluation.js";
 // Last, so that our rules come after the libraries' (Leaflet's) in app.css.
 import "./style.css";
 

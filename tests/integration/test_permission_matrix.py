@@ -78,6 +78,12 @@ def sample_kwargs(route: str, users_by_role, zones) -> dict[str, object]:  # typ
         route.startswith("api:alert-") and route not in ("api:alert-list", "api:alert-export", "api:alert-stats")
     ):
         return {"pk": _alert_sample(users_by_role, zones).pk}
+    if route in ("dashboard:evaluation-detail", "dashboard:evaluation-markdown", "dashboard:evaluation-html") or (
+        route.startswith("api:evaluation-report-") and route != "api:evaluation-report-list"
+    ):
+        from tests.factories import report_make
+
+        return {"pk": report_make().pk}
     if route == "api:retention-detail":
         return {"data_kind": "login_attempts"}
     if route in ("dashboard:subject-detail", "dashboard:watchlist-import"):
