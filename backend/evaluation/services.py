@@ -80,6 +80,18 @@ def report_store(
     return report
 
 
+def report_export_record(*, report: EvaluationReport, actor: User, file_format: str, request: HttpRequest) -> None:
+    """Every export is an audit event, even of aggregate figures: who took which report out, when."""
+    audit_record(
+        action="evaluation.report_export",
+        actor=actor,
+        request=request,
+        object_type="evaluation_report",
+        object_id=report.pk,
+        summary={"format": file_format, "sha256": report.sha256},
+    )
+
+
 def report_verify(report: EvaluationReport) -> bool:
     """Whether the stored content still hashes to the value recorded when it was stored."""
     return report.sha256 == report_content_hash(
@@ -104,6 +116,15 @@ def calibration_preview(*, watchlist: Watchlist, report: EvaluationReport, targe
     Raises ApplicationError when the report cannot answer (wrong kind or model, rate not resolvable)."""
     if report.kind != EvaluationReport.Kind.IMAGES or "non_mated_tail" not in report.figures:
         raise ApplicationError("Only an image evaluation report has the score distribution a threshold needs.")
+    current_model = (
+        FaceTemplate.objects.filter(watchlist=watchlist).values_list("model_version", flat=True).first()
+        or report.model_version
+    )
+    if current_model != report.model_version:
+        raise ApplicationError(
+            "The report measured another model version than the one this watchlist's templates were made with.",
+            code="model_mismatch",
+        )
     if not TARGET_FPIR_MIN <= target_fpir <= TARGET_FPIR_MAX:
         raise ApplicationError(
             f"The target false-positive identification rate must be between {TARGET_FPIR_MIN:g} and {TARGET_FPIR_MAX:g}.",
@@ -139,15 +160,6 @@ def threshold_calibrate(
     writer_check(actor=actor, roles=SUPERVISORS)
     zone_check(actor=actor, zone=watchlist.zone)
     watchlist = Watchlist.objects.select_for_update().get(pk=watchlist.pk)
-    current_model = (
-        FaceTemplate.objects.filter(watchlist=watchlist).values_list("model_version", flat=True).first()
-        or report.model_version
-    )
-    if current_model != report.model_version:
-        raise ApplicationError(
-            "The report measured another model version than the one this watchlist's templates were made with.",
-            code="model_mismatch",
-        )
     preview = calibration_preview(watchlist=watchlist, report=report, target_fpir=target_fpir)
     calibration = ThresholdCalibration.objects.create(
         watchlist=watchlist,

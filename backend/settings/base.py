@@ -292,6 +292,7 @@ SPECTACULAR_SETTINGS = {
         "ImportJobStatusEnum": "backend.watchlists.models.ImportJob.Status",
         "OperationStatusEnum": "backend.operations.models.Operation.Status",
         "AlertStatusEnum": "backend.alerts.models.Alert.Status",
+        "EvaluationReportKindEnum": "backend.evaluation.models.EvaluationReport.Kind",
     },
 }
 

@@ -13,7 +13,9 @@ from .models import ImportJob, Subject, SubjectPhoto, Watchlist
 
 
 def watchlist_list_visible_to(*, user: User) -> QuerySet[Watchlist]:
-    watchlists = Watchlist.objects.select_related("zone", "created_by")
+    watchlists = Watchlist.objects.select_related(
+        "zone", "created_by", "threshold_calibration__report", "threshold_calibration__created_by"
+    )
     return watchlists if user.sees_all_zones else watchlists.filter(zone__members=user)
 
 

@@ -5,16 +5,21 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('evaluation', '0001_initial'),
-        ('watchlists', '0002_retention_policy'),
+        ("evaluation", "0001_initial"),
+        ("watchlists", "0002_retention_policy"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='watchlist',
-            name='threshold_calibration',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='evaluation.thresholdcalibration'),
+            model_name="watchlist",
+            name="threshold_calibration",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to="evaluation.thresholdcalibration",
+            ),
         ),
     ]
