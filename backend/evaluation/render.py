@@ -224,7 +224,8 @@ def _acquisition(rows: Any) -> list[Block]:
             str(r.get("set", DASH)),
             str(r.get("condition", DASH)),
             count(r.get("images")),
-            ratio(r.get("ok"), r.get("images")),
+            count(r.get("faces", r.get("images"))),
+            ratio(r.get("ok"), r.get("faces", r.get("images"))),
             count(r.get("no_face")),
             count(r.get("failed_quality")),
             count(r.get("multiple_faces")),
@@ -233,9 +234,10 @@ def _acquisition(rows: Any) -> list[Block]:
     ]
     return [
         Table(
-            ["Set", "Condition", "Images", "Usable face", "No face", "Failed quality", "Several faces"],
+            ["Set", "Condition", "Images", "Faces", "Usable", "No face", "Failed quality", "Several faces"],
             table,
-            "Whether a usable face was found in each image (several faces: the largest was used).",
+            "Portraits: one face per image (the largest where there are several). Strangers: every face of every "
+            "frame; only those that pass the quality gate are searched, as live.",
         )
     ]
 
@@ -326,7 +328,81 @@ def _identification(entries: Any) -> list[Block]:
         fixed = [[threshold_text(p.get("threshold")), *_search_row(p)] for p in _list(entry.get("at_threshold"))]
         if fixed:
             blocks.append(Table(["Threshold", "FPIR", "TPIR", "FNIR"], fixed, "At fixed thresholds."))
+        blocks += _model_points(entry.get("at_fpir_model"))
+        blocks += _attractors(entry.get("false_match_attractors"))
+        refused = [str(item) for item in _list(entry.get("enrolment_refused"))]
+        if refused:
+            blocks.append(Paragraph("Gallery photos the enrolment service refused: " + "; ".join(refused) + "."))
     return blocks
+
+
+def _model_points(points: Any) -> list[Block]:
+    """Operating points whose threshold comes from the per-comparison model (where the non-mated
+    searches are too few to resolve the target directly); TPIR is still measured."""
+    rows = []
+    comparisons = None
+    for point in _list(points):
+        comparisons = point.get("comparisons", comparisons)
+        if not point.get("resolvable"):
+            reason = unresolvable_text(point.get("target"), point.get("comparisons"), "comparisons")
+            rows.append([target_text(point.get("target")), reason, DASH, DASH, DASH, DASH])
+            continue
+        rows.append(
+            [
+                target_text(point.get("target")),
+                threshold_text(point.get("threshold")),
+                percent(point.get("fpir_expected")),
+                percent(point.get("fpir_upper")),
+                rate_text(point.get("tpir")),
+                rate_text(point.get("fpir_measured")),
+            ]
+        )
+    if not rows:
+        return []
+    caption = (
+        f"Thresholds from the per-comparison model ({count(comparisons)} non-mated comparisons, independent "
+        "comparisons assumed); TPIR and FPIR measured at them."
+    )
+    return [
+        Table(["Target FPIR", "Threshold", "FPIR expected", "FPIR upper (95%)", "TPIR", "FPIR measured"], rows, caption)
+    ]
+
+
+def _attractors(attractors: Any) -> list[Block]:
+    rows = [
+        [str(a.get("identity", DASH)), count(a.get("false_matches")), percent(a.get("share"))]
+        for a in _list(attractors)
+        if isinstance(a, dict)
+    ]
+    if not rows:
+        return []
+    caption = (
+        "Listed people who collect the false matches at the threshold in use: re-enrolling them from a better "
+        "photo removes more false alerts than any threshold change."
+    )
+    return [Table(["Listed person", "False matches", "Share"], rows, caption)]
+
+
+def _listed_people(value: Any) -> list[Block]:
+    return [Facts([("People listed (replays search them all)", count(value))])]
+
+
+def _search_check(check: Any) -> list[Block]:
+    check = _dict(check)
+    agree = check.get("agree")
+    verdict = {True: "agree", False: "DISAGREE", None: DASH}.get(agree, str(agree))
+    return [
+        Paragraph(
+            "pgvector's best score for each non-mated search, against the dot product with every gallery template."
+        ),
+        Facts(
+            [
+                ("Searches checked", count(check.get("searches"))),
+                ("Largest difference", score_text(check.get("max_abs_difference"))),
+                ("Verdict", verdict),
+            ]
+        ),
+    ]
 
 
 def _splits(splits: Any) -> list[Block]:
@@ -425,6 +501,7 @@ def _modes(modes: Any) -> list[Block]:
     counts = [
         [
             str(m.get("mode", DASH)),
+            threshold_text(m.get("threshold")),
             str(m.get("description", "")),
             count(m.get("frames")),
             count(m.get("faces_seen")),
@@ -439,6 +516,7 @@ def _modes(modes: Any) -> list[Block]:
     rates = [
         [
             str(m.get("mode", DASH)),
+            threshold_text(m.get("threshold")),
             rate_text(m.get("false_alert_rate")),
             interval_text(m.get("false_alerts_per_10k_faces")),
             rate_text(m.get("missed_rate")),
@@ -447,10 +525,21 @@ def _modes(modes: Any) -> list[Block]:
     ]
     return [
         Table(
-            ["Mode", "How", "Frames", "Faces seen", "Alerts", "Correct", "False", "Listed people present", "Missed"],
+            [
+                "Mode",
+                "Threshold",
+                "How",
+                "Frames",
+                "Faces seen",
+                "Alerts",
+                "Correct",
+                "False",
+                "Listed people present",
+                "Missed",
+            ],
             counts,
         ),
-        Table(["Mode", "False alert rate", "False alerts per 10,000 faces", "Missed rate"], rates),
+        Table(["Mode", "Threshold", "False alert rate", "False alerts per 10,000 faces", "Missed rate"], rates),
     ]
 
 
@@ -467,6 +556,8 @@ def _clips(clips: Any) -> list[Block]:
         if not result:
             return DASH
         text = f"{count(result.get('alerts'))} alerts ({count(result.get('correct'))} correct, {count(result.get('false'))} false)"
+        wrong = _list(result.get("false_identities"))
+        text += f"; false: {', '.join(str(w) for w in wrong)}" if wrong else ""
         missed = _list(result.get("missed"))
         return text + (f"; missed: {', '.join(str(m) for m in missed)}" if missed else "")
 
@@ -499,7 +590,10 @@ FIGURE_SECTIONS: dict[str, tuple[str, Callable[[Any], list[Block]]]] = {
     "splits": ("Identification by group", _splits),
     "gallery_growth": ("Gallery growth", _gallery_growth),
     "non_mated_tail": ("Non-mated score tail", _non_mated_tail),
+    "listed_people": ("Evaluation watchlist", _listed_people),
+    "search_check": ("Search check", _search_check),
     "modes": ("Alerting modes", _modes),
+    "sweep": ("Alerting modes at every threshold replayed", _modes),
     "clips": ("Clips", _clips),
     "notes": ("Notes", _notes),
 }

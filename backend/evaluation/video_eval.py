@@ -331,15 +331,7 @@ def _goals(sweep: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for threshold in dict.fromkeys(row["threshold"] for row in sweep):
         pooled = next(m for m in sweep if m["mode"] == "pooled" and m["threshold"] == threshold)
         single = next(m for m in sweep if m["mode"] == "single_frame" and m["threshold"] == threshold)
-        per10k = pooled["false_alerts_per_10k_faces"]
-        goals.append(
-            {
-                "goal": f"at {threshold}, with pooling, at most {GOAL_FALSE_PER_10K:g} false alert per 10,000 faces seen",
-                "measured": f"{per10k['value']} [{per10k['low']}, {per10k['high']}] per 10,000 faces "
-                f"({pooled['false_alerts']} false alerts, {pooled['faces_seen']:,} faces)",
-                "met": None if per10k["value"] is None else per10k["value"] <= GOAL_FALSE_PER_10K,
-            }
-        )
+        goals.append(_false_alert_goal(threshold, pooled))
         goals.append(
             {
                 "goal": f"at {threshold}, pooling loses no true alert that single-frame decisions raise",
@@ -349,3 +341,28 @@ def _goals(sweep: list[dict[str, Any]]) -> list[dict[str, Any]]:
             }
         )
     return goals
+
+
+def _false_alert_goal(threshold: float, pooled: dict[str, Any]) -> dict[str, Any]:
+    """Met only when the interval's upper end is within the goal: no false alert in a few hundred
+    faces says little about a rate of 1 in 10,000."""
+    per10k = pooled["false_alerts_per_10k_faces"]
+    measured = (
+        f"{per10k['value']} [{per10k['low']}, {per10k['high']}] per 10,000 faces "
+        f"({pooled['false_alerts']} false alerts, {pooled['faces_seen']:,} faces)"
+    )
+    goal = GOAL_FALSE_PER_10K / 10_000
+    if per10k["value"] is None:
+        met = None
+    elif per10k["value"] > GOAL_FALSE_PER_10K:
+        met = False
+    elif per10k["high"] <= GOAL_FALSE_PER_10K:
+        met = True
+    else:
+        met = None
+        measured += f"; not resolvable: at least {stats.min_trials_for(goal):,} faces are needed to show it"
+    return {
+        "goal": f"at {threshold}, with pooling, at most {GOAL_FALSE_PER_10K:g} false alert per 10,000 faces seen",
+        "measured": measured,
+        "met": met,
+    }

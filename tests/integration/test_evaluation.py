@@ -195,3 +195,20 @@ def test_video_evaluation_report(datasets_dir: Path) -> None:
     assert not list(frame_redis().scan_iter("frame:*"))
     assert f"report {report.pk} stored" in output
     assert math.isfinite(report.duration_s)
+
+
+def test_evaluation_stops_with_a_clear_error_when_triton_is_away(datasets_dir: Path, settings) -> None:  # type: ignore[no-untyped-def]
+    from django.core.management.base import CommandError
+
+    from backend.recognition.inference_client import reset_client
+    from tests.conftest import free_port
+
+    settings.TRITON_URL = f"127.0.0.1:{free_port()}"  # nothing listens there
+    settings.TRITON_TIMEOUT_S = 1
+    reset_client()
+    try:
+        with pytest.raises(CommandError, match="The evaluation stopped: The face recognition service is unavailable"):
+            call_command("evaluate", "images", "--datasets", str(datasets_dir), "--quick", "1", stdout=io.StringIO())
+    finally:
+        reset_client()
+    assert not EvaluationReport.objects.exists()  # nothing half-measured is stored

@@ -24,6 +24,7 @@ from backend.evaluation.degrade import presets_parse
 from backend.evaluation.image_eval import ImageEvalOptions, image_evaluation
 from backend.evaluation.services import report_store
 from backend.evaluation.video_eval import VideoEvalOptions, video_evaluation
+from backend.recognition.errors import InferenceError, InferenceUnavailable
 from backend.recognition.thresholds import DEFAULT_MATCH_THRESHOLD, MAX_MATCH_THRESHOLD, MIN_MATCH_THRESHOLD
 
 
@@ -55,6 +56,15 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        try:
+            self._handle(options)
+        except (InferenceUnavailable, InferenceError) as error:
+            # An evaluation with images silently missing would be wrong, not partial: stop, say why.
+            raise CommandError(f"The evaluation stopped: {error.message} Nothing was stored.") from None
+        except FileNotFoundError as error:
+            raise CommandError(f"A data file is missing: {error}. Nothing was stored.") from None
+
+    def _handle(self, options: dict[str, Any]) -> None:
         datasets: Path = options["datasets"]
         if not (datasets / "manifest.csv").exists():
             raise CommandError(f"No manifest.csv in {datasets}.")
