@@ -33,8 +33,8 @@ typecheck: setup
 ## The full accuracy evaluation on the shared datasets (issue 9): images, then video replay. Each
 ## report is stored in the run profile's database and shown at /evaluation/ by `make run`.
 evaluate: setup
-	@$(BACKEND_PY) -m backend.devstack manage evaluate images
-	@$(BACKEND_PY) -m backend.devstack manage evaluate video
+	@$(BACKEND_PY) -m backend.devstack manage evaluate images --out var/evaluation
+	@$(BACKEND_PY) -m backend.devstack manage evaluate video --out var/evaluation
 
 ## Deletes the data folder of the test profile (the run profile's var/ is never deleted by make).
 clean-data:

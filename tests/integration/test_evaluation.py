@@ -70,10 +70,20 @@ def _run(*args: str) -> tuple[EvaluationReport, str]:
     return report, out.getvalue()
 
 
-def test_image_evaluation_report(datasets_dir: Path, make_user, zones) -> None:  # type: ignore[no-untyped-def]
+def test_image_evaluation_report(datasets_dir: Path, make_user, zones, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     subjects_before, events_before = Subject.objects.count(), AuditEvent.objects.count()
     report, output = _run(
-        "images", "--datasets", str(datasets_dir), "--quick", "4", "--max-frames", "6", "--degrade", "cctv"
+        "images",
+        "--datasets",
+        str(datasets_dir),
+        "--quick",
+        "4",
+        "--max-frames",
+        "6",
+        "--degrade",
+        "cctv",
+        "--out",
+        str(tmp_path),
     )
     figures = report.figures
     _validate(figures, "figures_images.json")
@@ -89,6 +99,10 @@ def test_image_evaluation_report(datasets_dir: Path, make_user, zones) -> None: 
     assert stored.summary["sha256"] == report.sha256
     assert AuditEvent.objects.count() == events_before + 1
     assert f"report {report.pk} stored" in output
+    written = tmp_path / f"evaluation-report-{report.pk}"
+    assert written.with_suffix(".png").read_bytes() == bytes(report.det_png)
+    assert report.sha256 in written.with_suffix(".md").read_text()
+    assert "data:image/png;base64," in written.with_suffix(".html").read_text()
 
     # Sane ranges: the colour set separates well; the quick run is too small for the rarest rates.
     conditions = {(v["set"], v["condition"]) for v in figures["verification"]}

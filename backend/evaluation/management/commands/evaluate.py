@@ -22,6 +22,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from backend.accounts.models import User
 from backend.evaluation.degrade import presets_parse
 from backend.evaluation.image_eval import ImageEvalOptions, image_evaluation
+from backend.evaluation.models import EvaluationReport
+from backend.evaluation.render import report_html, report_markdown
 from backend.evaluation.services import report_store
 from backend.evaluation.video_eval import VideoEvalOptions, video_evaluation
 from backend.recognition.errors import InferenceError, InferenceUnavailable
@@ -37,6 +39,7 @@ class Command(BaseCommand):
         parser.add_argument("--threshold", type=float, default=DEFAULT_MATCH_THRESHOLD)
         parser.add_argument("--actor", help="username recorded as the one who ran it (default: the platform)")
         parser.add_argument("--title", default="")
+        parser.add_argument("--out", type=Path, help="also write the report here: Markdown, HTML and the DET plot")
         images = parser.add_argument_group("images")
         images.add_argument("--degrade", default="cctv,low_light", help="degradation presets of the probes, or none")
         images.add_argument("--leave-out", type=int, default=4, help="every Nth identity is not enrolled")
@@ -122,6 +125,19 @@ class Command(BaseCommand):
             verdict = {True: "met", False: "NOT met", None: "not resolvable"}[goal["met"]]
             self._say(f"goal: {goal['goal']}: {verdict}; {goal['measured']}")
         self.stdout.write(f"report {report.pk} stored ({report.duration_s:.0f} s), sha256 {report.sha256}")
+        if options["out"]:
+            self._write(report, options["out"])
+
+    def _write(self, report: EvaluationReport, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        stem = folder / f"evaluation-report-{report.pk}"
+        stem.with_suffix(".md").write_text(report_markdown(report))
+        stem.with_suffix(".html").write_text(report_html(report))
+        written = [stem.with_suffix(".md"), stem.with_suffix(".html")]
+        if report.det_png:
+            stem.with_suffix(".png").write_bytes(bytes(report.det_png))
+            written.append(stem.with_suffix(".png"))
+        self.stdout.write("written: " + ", ".join(str(path) for path in written))
 
     def _thresholds(self, options: dict[str, Any]) -> tuple[float, ...]:
         if not options["thresholds"]:
