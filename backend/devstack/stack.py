@@ -195,43 +195,36 @@ def run(config: StackConfig) -> int:
 
 def manage_once(config: StackConfig, manage_args: list[str]) -> int:
     """One manage.py command against the run profile's infrastructure, started for it and stopped after."""
-    stack = Stack(config)
-    signal.signal(signal.SIGTERM, _on_signal)
-    try:
-        stack.check_ports(include_web=False)
-        stack.start_infrastructure()
-        stack.manage("migrate", "--noinput")
-        say(f"running manage.py {' '.join(manage_args)} ...")
-        result = subprocess.run(
-            [python_for("backend"), str(ROOT / "manage.py"), *manage_args],
-            env={**os.environ, **stack.env},
-            cwd=ROOT,
-            check=False,
-        )
-        return result.returncode
-    except (StopRequested, KeyboardInterrupt):
-        say("interrupted, stopping ...")
-        return 130
-    except StackError as error:
-        print(f"error: {error}", file=sys.stderr, flush=True)
-        return 1
-    finally:
-        stack.stop_all()
+    return _with_infrastructure(
+        config,
+        [str(ROOT / "manage.py"), *manage_args],
+        what=f"manage.py {' '.join(manage_args)}",
+        migrate=True,
+    )
 
 
 def test(config: StackConfig, pytest_args: list[str]) -> int:
     """`make test`: the infrastructure on the test ports, pytest against it, then stop."""
+    return _with_infrastructure(
+        config, ["-m", "pytest", *pytest_args], what="pytest", env={"FR_STACK_LOG_DIR": str(config.log_dir)}
+    )
+
+
+def _with_infrastructure(
+    config: StackConfig, args: list[str], *, what: str, migrate: bool = False, env: dict[str, str] | None = None
+) -> int:
+    """PostgreSQL, Valkey and Triton up, one backend-python command against them, everything stopped
+    after (also on Ctrl-C, SIGTERM or a failed start); the command's exit status is returned."""
     stack = Stack(config)
     signal.signal(signal.SIGTERM, _on_signal)
     try:
         stack.check_ports(include_web=False)
         stack.start_infrastructure()
-        say("running pytest ...")
+        if migrate:
+            stack.manage("migrate", "--noinput")
+        say(f"running {what} ...")
         result = subprocess.run(
-            [python_for("backend"), "-m", "pytest", *pytest_args],
-            env={**os.environ, **stack.env, "FR_STACK_LOG_DIR": str(config.log_dir)},
-            cwd=ROOT,
-            check=False,
+            [python_for("backend"), *args], env={**os.environ, **stack.env, **(env or {})}, cwd=ROOT, check=False
         )
         return result.returncode
     except (StopRequested, KeyboardInterrupt):

@@ -96,22 +96,24 @@ def _probe_of(face: Face | None, probe: Probe) -> Probe:
 def portrait_probes(portraits: Sequence[Portrait], *, progress: Callable[[int], None] | None = None) -> list[Probe]:
     """One probe per portrait, as photographed."""
     faces = embed_images([image_bytes(p.path) for p in portraits], progress=progress)
-    probes = []
-    for portrait, found in zip(portraits, faces, strict=True):
-        probe = Probe(
-            key=f"{portrait.relative}@original",
-            set_name=portrait.set_name,
-            dataset=portrait.dataset,
-            identity=portrait.identity,
-            condition="original",
-            source=portrait.relative,
-            path=portrait.path,
-            outcome="error" if found is None else "no_face",
-            faces_in_image=len(found or ()),
-            extra=portrait.extra,
-        )
-        probes.append(probe if found is None else _probe_of(_largest(found), probe))
-    return probes
+    return [_portrait_probe(p, "original", found) for p, found in zip(portraits, faces, strict=True)]
+
+
+def _portrait_probe(portrait: Portrait, condition: str, found: FaceList | None) -> Probe:
+    """A portrait's probe under one condition: its largest face, or why there is none."""
+    probe = Probe(
+        key=f"{portrait.relative}@{condition}",
+        set_name=portrait.set_name,
+        dataset=portrait.dataset,
+        identity=portrait.identity,
+        condition=condition,
+        source=portrait.relative,
+        path=portrait.path,
+        outcome="error" if found is None else "no_face",
+        faces_in_image=len(found or ()),
+        extra=portrait.extra,
+    )
+    return probe if found is None else _probe_of(_largest(found), probe)
 
 
 def degraded_image(portrait: Portrait, degradation: Degradation, *, interocular_px: float | None) -> bytes:
@@ -139,22 +141,7 @@ def degraded_probes(
         for p, o in zip(portraits, originals, strict=True)
     ]
     faces = embed_images(images, progress=progress)
-    probes = []
-    for portrait, found in zip(portraits, faces, strict=True):
-        probe = Probe(
-            key=f"{portrait.relative}@{degradation.name}",
-            set_name=portrait.set_name,
-            dataset=portrait.dataset,
-            identity=portrait.identity,
-            condition=degradation.name,
-            source=portrait.relative,
-            path=portrait.path,
-            outcome="error" if found is None else "no_face",
-            faces_in_image=len(found or ()),
-            extra=portrait.extra,
-        )
-        probes.append(probe if found is None else _probe_of(_largest(found), probe))
-    return probes
+    return [_portrait_probe(p, degradation.name, found) for p, found in zip(portraits, faces, strict=True)]
 
 
 @dataclass
