@@ -76,7 +76,8 @@ class Enroller:
         for index, (identity, photos) in enumerate(sorted(candidates.items())):
             part = next(p for p, bound in enumerate(bounds) if index < bound)
             self._enrol(gallery, gallery.watchlists[part], identity, photos)
-        counts = [sum(1 for s in gallery.identity_of_subject if s in set(_subjects(w))) for w in gallery.watchlists]
+        enrolled = set(gallery.identity_of_subject)
+        counts = [len(enrolled & set(_subjects(w))) for w in gallery.watchlists]
         gallery.sizes = [sum(counts[: m + 1]) for m in range(len(counts))]
         return gallery
 
