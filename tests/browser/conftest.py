@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from collections.abc import Iterator
@@ -43,4 +44,12 @@ def page(browser) -> Iterator[object]:  # type: ignore[no-untyped-def]
     context = browser.new_context()
     page = context.new_page()
     yield page
+    # Let the last page's own requests (a stats fetch, a list reload) finish before the test's
+    # database is flushed: a query still running in the web server while the flush's TRUNCATE takes
+    # its locks deadlocked once. This fixture is torn down before the flush (the django_db mark's
+    # fixture is set up first).
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    with contextlib.suppress(PlaywrightTimeout):  # a page that never settles is the test's business
+        page.wait_for_load_state("networkidle", timeout=5_000)
     context.close()
