@@ -290,22 +290,23 @@ def _identification(run: Run) -> None:
                 f"{len(left_out)} left out as non-mated ({time.monotonic() - started:.0f} s)"
             )
             searchable = [p for p in run.strangers if p.template is not None]
-            strangers = _search_all(run, gallery, searchable) if set_name == COLOUR else []
+            strangers = _search_all(gallery, searchable) if set_name == COLOUR else []
             if strangers:
                 run.figures["search_check"] = _search_check(gallery, strangers)
             conditions = {"original": originals}
             if set_name == COLOUR:
                 conditions.update(run.degraded)
+            full_gallery_non_mated: list[SearchOutcome] = []
             for condition, probes in conditions.items():
                 mated = [
                     p for p in probes if p.identity in gallery.identities and p.source not in gallery.enrolled_sources
                 ]
                 non_mated_portraits = [p for p in probes if p.identity in left_out]
-                mated_out = _search_all(run, gallery, mated)
-                non_mated_out = [
-                    o for o in _search_all(run, gallery, non_mated_portraits) if o.probe.template is not None
-                ]
+                mated_out = _search_all(gallery, mated)
+                non_mated_out = [o for o in _search_all(gallery, non_mated_portraits) if o.probe.template is not None]
                 non_mated_out += strangers
+                if condition == "original":
+                    full_gallery_non_mated = non_mated_out
                 entry = _identification_entry(run, set_name, condition, gallery, mated_out, non_mated_out)
                 identification.append(entry)
                 if set_name == COLOUR:
@@ -315,14 +316,14 @@ def _identification(run: Run) -> None:
                     if condition == "original":
                         splits_input += [(o, False) for o in strangers]
             if set_name == COLOUR:
-                growth = _growth(run, gallery, [p for p in originals if p.identity in left_out])
+                growth = _growth(run, gallery, full_gallery_non_mated)
     run.figures["identification"] = identification
     run.figures["splits"] = _splits(run, splits_input)
     run.figures["gallery_growth"] = growth
 
 
 def _search_all(
-    run: Run, gallery: Gallery, probes: Sequence[Probe], *, watchlists: Sequence[Watchlist] | None = None
+    gallery: Gallery, probes: Sequence[Probe], *, watchlists: Sequence[Watchlist] | None = None
 ) -> list[SearchOutcome]:
     lists = list(watchlists if watchlists is not None else gallery.watchlists)
     outcomes = []
@@ -460,14 +461,17 @@ def _tail(run: Run) -> stats.ScoreTail:
     return stats.ScoreTail.from_scores(scores, keep=TAIL_KEEP)
 
 
-def _growth(run: Run, gallery: Gallery, left_out: Sequence[Probe]) -> dict[str, Any]:
+def _growth(run: Run, gallery: Gallery, full: Sequence[SearchOutcome]) -> dict[str, Any]:
     """FPIR measured over nested galleries (the first m lists), next to the independence model's
-    prediction from the per-comparison tail, and projected thresholds for larger lists."""
+    prediction from the per-comparison tail, and projected thresholds for larger lists. `full`: the
+    non-mated searches (original photos and strangers) already made against the whole gallery; the
+    smaller galleries search the same probes again."""
     tail = run.tail
-    non_mated = [p for p in (*left_out, *run.strangers) if p.template is not None]
+    probes = [o.probe for o in full]
     measured = []
     for m, size in enumerate(gallery.sizes, start=1):
-        outcomes = _search_all(run, gallery, non_mated, watchlists=gallery.watchlists[:m])
+        whole = m == len(gallery.watchlists)
+        outcomes = full if whole else _search_all(gallery, probes, watchlists=gallery.watchlists[:m])
         scores = np.array([o.score for o in outcomes], dtype=np.float64)
         rows = []
         for threshold in FIXED_THRESHOLDS:

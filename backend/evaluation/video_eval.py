@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from django.conf import settings
 from django.test import override_settings
 from django.utils import timezone
 
@@ -39,7 +38,7 @@ from backend.recognition.demo_compose import (
     composed_url,
     walks,
 )
-from backend.recognition.frames import frame_id_new, frame_key, frame_redis
+from backend.recognition.frames import frame_put
 from backend.recognition.pipeline import frame_process
 from backend.recognition.thresholds import DEFAULT_MATCH_THRESHOLD
 from backend.watchlists.models import Watchlist
@@ -261,12 +260,10 @@ def _replay(enroller: Enroller, watchlist: Watchlist, clip: Clip, listed: dict[s
     operation_services.operation_authorise(operation=operation, actor=enroller.supervisor)
     operation_services.operation_start(operation=operation, actor=enroller.supervisor)
     result = ModeResult(frames=len(clip.frames))
-    store = frame_redis()
     start = time.time()
     for index, frame in enumerate(clip.frames):
         captured_at = start + index / clip.fps
-        frame_id = frame_id_new(camera.pk, captured_at)
-        store.set(frame_key(frame_id), jpeg(frame), ex=settings.FRAME_TTL_S)
+        frame_id = frame_put(camera_id=camera.pk, jpeg=jpeg(frame), captured_at=captured_at)
         outcome = frame_process(frame_id=frame_id, camera_id=camera.pk, captured_at=captured_at, max_age_s=math.inf)
         if outcome.status != "processed":
             raise RuntimeError(f"frame {index} of {clip.name} was not processed: {outcome.status}")

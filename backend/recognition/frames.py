@@ -81,8 +81,7 @@ def frame_submit(
         return _dropped("rate", retry_after_s=max(remaining_ms, 1) / 1000)
     if recognition_backlog() >= settings.FRAME_MAX_QUEUE:
         return _dropped("backlog", retry_after_s=1.0)
-    frame_id = frame_id_new(camera_id, captured_at)
-    store.set(frame_key(frame_id), jpeg, ex=settings.FRAME_TTL_S)
+    frame_id = frame_put(camera_id=camera_id, jpeg=jpeg, captured_at=captured_at)
     from .tasks import recognise_frame  # the task module imports Django models
 
     recognise_frame.apply_async(
@@ -97,6 +96,13 @@ def frame_submit(
     )
     metrics.FRAMES_ACCEPTED.labels(source).inc()
     return FrameSubmission(True, "accepted", frame_id)
+
+
+def frame_put(*, camera_id: int, jpeg: bytes, captured_at: float) -> str:
+    """Keep a frame in Redis for FRAME_TTL_S under a new id (the only thing a task carries)."""
+    frame_id = frame_id_new(camera_id, captured_at)
+    frame_redis().set(frame_key(frame_id), jpeg, ex=settings.FRAME_TTL_S)
+    return frame_id
 
 
 def frame_take(frame_id: str) -> bytes | None:
