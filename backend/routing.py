@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from django.urls import URLPattern, path
 
+from backend.accounts.consumers import StatusConsumer
 from backend.alerts.consumers import EventsConsumer
-from backend.core.consumers import StatusConsumer
 
 websocket_urlpatterns: list[URLPattern] = [
     path("ws/status/", StatusConsumer.as_asgi(), name="status"),

@@ -6,7 +6,8 @@ from __future__ import annotations
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from backend.core.views import healthz, metrics
+from backend.core.views import metrics
+from backend.health import healthz
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),

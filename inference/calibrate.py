@@ -15,7 +15,7 @@ no face, or fails the quality gate, is counted as a failure to enrol and left ou
 Score = cosine similarity of the unit-normalised templates (their dot product). Every unordered
 pair of enrolled photos is one comparison: same identity -> genuine, else impostor.
 
-Rule for the default threshold (DEFAULT_MATCH_THRESHOLD in backend/recognition/thresholds.py): the
+Rule for the default threshold (DEFAULT_MATCH_THRESHOLD in backend/faces/thresholds.py): the
 lowest score, on a 0.005 grid, at which at most 0.1% of the colour set's impostor pairs are accepted.
 A watchlist search compares every face against many templates, so the per-comparison false-accept
 rate must sit well under the 1% the acceptance test allows; an officer reviews every alert, so we

@@ -19,10 +19,10 @@ from rest_framework.test import APIClient
 from backend.accounts.models import User
 from backend.accounts.roles import ALL_ROLES, Role
 from backend.accounts.services import user_create
-from backend.cameras.models import Zone
 from backend.devstack import services as devstack_services
 from backend.devstack.config import load_config
 from backend.devstack.processes import ManagedProcess
+from backend.zones.models import Zone
 from tests.otp_helpers import login_verified
 
 TEST_PASSWORD = "correct-horse-battery-staple-42"

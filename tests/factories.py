@@ -18,11 +18,12 @@ from PIL import Image
 
 from backend.accounts.models import User
 from backend.alerts.models import Alert
-from backend.cameras.models import Camera, Zone
+from backend.cameras.models import Camera
 from backend.evaluation.models import EvaluationReport
 from backend.evaluation.services import report_store
 from backend.operations.models import Operation
 from backend.watchlists.models import FaceTemplate, ImportJob, Subject, SubjectPhoto, Watchlist
+from backend.zones.models import Zone
 
 TEST_MODEL_VERSION = "test-model@1"
 

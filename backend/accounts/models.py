@@ -9,7 +9,7 @@ from .roles import ALL_ROLES, CITY_WIDE_ROLES, Role
 
 
 class User(AbstractUser):
-    zones = models.ManyToManyField("cameras.Zone", blank=True, related_name="members")
+    zones = models.ManyToManyField("zones.Zone", blank=True, related_name="members")
     badge_number = models.CharField(max_length=32, blank=True)
 
     @property

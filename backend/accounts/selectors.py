@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 
-from backend.cameras.models import Zone
+from backend.zones.models import Zone
 
 from .models import User
 

@@ -4,7 +4,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from backend.cameras.models import Zone
+from backend.zones.models import Zone
 
 from .models import ApiToken, User
 from .roles import Role

@@ -14,8 +14,8 @@ from django.db import transaction
 from django.http import HttpRequest
 
 from backend.audit.services import audit_record
-from backend.cameras.models import Zone
 from backend.core.errors import ApplicationError, PermissionDenied
+from backend.zones.models import Zone
 
 from . import otp, tokens
 from .models import ApiToken, User

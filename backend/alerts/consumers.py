@@ -10,10 +10,9 @@ from typing import Any
 
 from channels.db import database_sync_to_async
 
+from backend.accounts.consumers import GuardedJsonConsumer
 from backend.accounts.roles import Role
-from backend.core.consumers import GuardedJsonConsumer
-
-from .events import CITY_GROUP, zone_group
+from backend.core.live_events import CITY_GROUP, zone_group
 
 ALERT_EVENT_TYPES = frozenset({"alert.created", "alert.updated"})
 CAMERA_EVENT_TYPES = frozenset({"camera.status"})

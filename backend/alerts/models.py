@@ -27,7 +27,7 @@ class Alert(models.Model):
     priority = models.PositiveSmallIntegerField(help_text="The watchlist's priority when raised; 1 is the highest.")
     camera = models.ForeignKey("cameras.Camera", on_delete=models.PROTECT, related_name="alerts")
     operation = models.ForeignKey("operations.Operation", on_delete=models.PROTECT, related_name="alerts")
-    zone = models.ForeignKey("cameras.Zone", on_delete=models.PROTECT, related_name="alerts")
+    zone = models.ForeignKey("zones.Zone", on_delete=models.PROTECT, related_name="alerts")
     latitude = models.FloatField()
     longitude = models.FloatField()
     # The face crop of the best-scoring sighting (JPEG). Kept in the database, in the same

@@ -1,5 +1,6 @@
 """Raising and extending alerts from the live pipeline (the only writer of Alert and Sighting
-rows besides adjudication).
+rows besides adjudication). `match_record` is the whole alert-or-pool decision for one matched
+face: extend the open alert, or pool the hit in its track and raise when the evidence suffices.
 
 Dedupe: the same subject at the same camera within ALERT_COOLDOWN_S extends the existing alert
 with sightings instead of raising another. A PostgreSQL advisory lock per (subject, camera) makes
@@ -9,7 +10,7 @@ of Sighting makes a redelivered frame add nothing: a retry never makes a duplica
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
@@ -20,11 +21,11 @@ from backend.audit.services import audit_record_system
 from backend.cameras.models import Camera
 from backend.core import metrics
 from backend.operations.models import Operation
-from backend.recognition.pooling import Hit
 from backend.watchlists.models import Subject, Watchlist
 
 from .events import alert_publish_on_commit
 from .models import Alert, Sighting
+from .pooling import Hit, PoolRule, pool_decide, track_add, track_forget
 
 LOCK_NAMESPACE = 0x616C  # "al": advisory locks of alert dedupe
 
@@ -65,6 +66,26 @@ def alert_open_for(*, subject_id: int, camera_id: int, at: datetime) -> Alert | 
         .order_by("-last_seen_at")
         .first()
     )
+
+
+def match_record(evidence: Evidence, *, rule: PoolRule) -> tuple[Alert | None, bool]:
+    """One matched face (`evidence.hits` holds its one hit), recorded: extend the alert open for
+    this subject at this camera with the sighting, or add the hit to the camera's track and raise
+    a new alert once pooling says the evidence suffices. Returns (the alert, created), or
+    (None, False) when no alert changed."""
+    metrics.MATCHES.inc()
+    hit = evidence.hits[-1]
+    camera_id, subject_id = evidence.camera.pk, evidence.subject_id
+    if alert_open_for(subject_id=subject_id, camera_id=camera_id, at=_at(hit)) is not None:
+        if hit.score < rule.threshold:
+            return None, False  # a near match supports pooling, but is not itself a sighting
+        return sightings_record(evidence, raise_new=False)
+    track = track_add(camera_id=camera_id, subject_id=subject_id, hit=hit, rule=rule)
+    if not pool_decide(track, rule):
+        return None, False
+    result = sightings_record(replace(evidence, hits=track), raise_new=True)
+    track_forget(camera_id=camera_id, subject_id=subject_id)
+    return result
 
 
 @transaction.atomic

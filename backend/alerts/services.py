@@ -38,8 +38,8 @@ from django.utils import timezone
 from backend.accounts.models import User
 from backend.accounts.roles import Role
 from backend.audit.services import audit_record, audit_record_system
-from backend.cameras.models import Zone
 from backend.core.errors import ApplicationError, Conflict, PermissionDenied
+from backend.zones.models import Zone
 
 from .events import alert_publish_on_commit
 from .models import Adjudication, Alert

@@ -14,6 +14,13 @@ class AuditConfig(AppConfig):
         from django.conf import settings
         from django.db.backends.signals import connection_created
 
+        from backend.core.retention import retention_audit_register
+
+        from .services import audit_record
+
+        # Retention (in core, which imports no app) records each purge and policy change here.
+        retention_audit_register(audit_record)
+
         # The database refuses TRUNCATE of the audit table unless the session says otherwise.
         # Django's test flush (TransactionTestCase) truncates every table, so test settings set
         # AUDIT_ALLOW_TRUNCATE = True; no other environment should.

@@ -30,7 +30,7 @@ class AuditEvent(models.Model):
     # No database constraint: an audit row can never be changed, so it must not stop a zone from
     # being deleted, nor be rewritten by ON DELETE SET NULL. The id stays as recorded.
     zone = models.ForeignKey(
-        "cameras.Zone",
+        "zones.Zone",
         null=True,
         blank=True,
         on_delete=models.DO_NOTHING,

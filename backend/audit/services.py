@@ -46,7 +46,7 @@ from django.db import connection, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
-from backend.cameras.models import Zone
+from backend.zones.models import Zone
 
 from .checkpoints import (
     checkpoint_append,

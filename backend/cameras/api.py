@@ -24,9 +24,10 @@ from backend.accounts.permissions import acting_user
 from backend.accounts.selectors import zone_list_visible_to
 from backend.audit.services import audit_record
 from backend.core.errors import ApplicationError
+from backend.zones.models import Zone
 
 from . import io, selectors, services
-from .models import Camera, Zone
+from .models import Camera
 from .serializers import (
     CameraImportResultSerializer,
     CameraImportSerializer,

@@ -13,6 +13,9 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from backend.core.live_events import event_publish_on_commit
+from backend.core.live_state import live_redis
+
 from .models import Camera
 
 CAMERA_OFFLINE_AFTER_S = 60
@@ -29,27 +32,21 @@ def _fault_key(camera_id: int) -> str:
 def camera_fault_report(*, camera_id: int, error: str) -> None:
     """The pipeline could not process this camera's frame: the camera is degraded. Only the first
     fault of a run touches the database (a Redis flag remembers the rest)."""
-    from backend.recognition.frames import frame_redis
-
-    if frame_redis().set(_fault_key(camera_id), error.encode(), ex=FAULT_HOLD_S, nx=True):
+    if live_redis().set(_fault_key(camera_id), error.encode(), ex=FAULT_HOLD_S, nx=True):
         camera_health_update(camera_id=camera_id, health=Camera.Health.DEGRADED, error=error)
     else:
-        frame_redis().expire(_fault_key(camera_id), FAULT_HOLD_S)
+        live_redis().expire(_fault_key(camera_id), FAULT_HOLD_S)
 
 
 def camera_fault_clear(*, camera_id: int) -> None:
     """A frame of this camera was processed: a fault it had is over (recovery needs no restart)."""
-    from backend.recognition.frames import frame_redis
-
-    if frame_redis().delete(_fault_key(camera_id)):
+    if live_redis().delete(_fault_key(camera_id)):
         camera_health_update(camera_id=camera_id, health=Camera.Health.ONLINE)
 
 
 def _camera_has_fault(camera_id: int) -> bool:
-    from backend.recognition.frames import frame_redis
-
     try:
-        return bool(frame_redis().exists(_fault_key(camera_id)))
+        return bool(live_redis().exists(_fault_key(camera_id)))
     except Exception:  # Redis away: the stream reporter's word stands
         return False
 
@@ -84,8 +81,6 @@ def camera_health_update(
 ) -> Camera | None:
     """Record what a reporter saw; broadcasts `camera.status` when the health state changes (or a
     vehicle camera moved). `error` is a short sentence (never a URL with credentials)."""
-    from backend.alerts.events import event_publish_on_commit
-
     camera = Camera.objects.select_for_update().filter(pk=camera_id).first()
     if camera is None:
         return None

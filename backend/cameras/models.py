@@ -1,30 +1,9 @@
-"""Zones (a police station's jurisdiction) — the one scoping unit of the platform — and cameras."""
+"""Cameras of the registry. Zones live in `backend.zones`."""
 
 from __future__ import annotations
 
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-
-
-class Zone(models.Model):
-    """A police station's jurisdiction. Users, cameras, watchlists and alerts belong to zones."""
-
-    code = models.SlugField(max_length=32, unique=True, help_text="Short stable code, e.g. 'shivajinagar'.")
-    name = models.CharField(max_length=120, unique=True)
-    station_name = models.CharField(max_length=160, blank=True)
-    centre_lat = models.FloatField(validators=[MinValueValidator(-90), MaxValueValidator(90)])
-    centre_lon = models.FloatField(validators=[MinValueValidator(-180), MaxValueValidator(180)])
-    # GeoJSON Polygon/MultiPolygon geometry (WGS84) of the jurisdiction, when known. PostGIS is not
-    # a dependency: outlines are for display; scoping uses the zone a row belongs to, not geometry.
-    boundary = models.JSONField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["name"]
-
-    def __str__(self) -> str:
-        return self.name
-
 
 # Pune's bounds (the seed and imports keep every camera inside; a vehicle may report any position).
 CITY_LAT_MIN, CITY_LAT_MAX = 18.40, 18.75
@@ -60,7 +39,7 @@ class Camera(models.Model):
     code = models.SlugField(max_length=64, unique=True)
     name = models.CharField(max_length=200)
     kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.FIXED)
-    zone = models.ForeignKey(Zone, on_delete=models.PROTECT, related_name="cameras")
+    zone = models.ForeignKey("zones.Zone", on_delete=models.PROTECT, related_name="cameras")
     place = models.CharField(max_length=160, blank=True, help_text="The named place, e.g. 'Pune Railway Station'.")
     place_category = models.CharField(max_length=32, blank=True, help_text="transit, temple, market, junction, ...")
     group = models.SlugField(max_length=64, blank=True, db_index=True, help_text="Operations may name a group.")

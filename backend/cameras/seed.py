@@ -14,8 +14,9 @@ from typing import Any
 from django.db import transaction
 
 from backend.audit.services import audit_record_system
+from backend.zones.models import Zone
 
-from .models import CITY_LAT_MAX, CITY_LAT_MIN, CITY_LON_MAX, CITY_LON_MIN, Camera, Zone
+from .models import CITY_LAT_MAX, CITY_LAT_MIN, CITY_LON_MAX, CITY_LON_MIN, Camera
 from .places import PUNE_PLACES, Place, PlaceCategory
 from .seed_zones import PUNE_ZONES
 from .services import zone_seed, zone_update

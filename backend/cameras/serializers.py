@@ -7,8 +7,9 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from backend.accounts.roles import Role
+from backend.zones.models import Zone
 
-from .models import Camera, Zone
+from .models import Camera
 
 
 class ZoneSerializer(serializers.ModelSerializer[Zone]):

@@ -17,8 +17,9 @@ from django.utils import timezone
 
 from backend.audit.services import audit_record
 from backend.core.errors import ApplicationError, Conflict
+from backend.zones.models import Zone
 
-from .models import CITY_LAT_MAX, CITY_LAT_MIN, CITY_LON_MAX, CITY_LON_MIN, Camera, Zone
+from .models import CITY_LAT_MAX, CITY_LAT_MIN, CITY_LON_MAX, CITY_LON_MIN, Camera
 
 ZONE_FIELDS = ("code", "name", "station_name", "centre_lat", "centre_lon", "boundary")
 

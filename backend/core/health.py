@@ -1,6 +1,9 @@
-"""Health of the four parts the platform cannot work without: PostgreSQL+pgvector, Redis, Triton
+"""Health checks of the parts the platform cannot work without: PostgreSQL+pgvector, Redis, Triton
 and a Celery worker. Each check takes its target explicitly (tests point one at a stopped service)
-and returns a small JSON-able dict; none raises."""
+and returns a small JSON-able dict; none raises. `health_run` runs a set of them concurrently.
+
+Which checks make up `/healthz` is decided at the project level (backend/health.py): the Triton
+check needs the inference client's circuit breaker, which lives above core."""
 
 from __future__ import annotations
 
@@ -63,7 +66,15 @@ def check_redis(url: str, timeout_s: float = 1.0) -> CheckResult:
     return CheckResult(ok=True, detail="ok", info={"version": version})
 
 
-def check_triton(url: str, required_models: Iterable[str], timeout_s: float = 2.0) -> CheckResult:
+def check_triton(
+    url: str,
+    required_models: Iterable[str],
+    timeout_s: float = 2.0,
+    *,
+    breaker_state: Callable[[], str] = lambda: "unknown",
+) -> CheckResult:
+    """Triton is live and every required model READY; `breaker_state` tells the state of this
+    process's inference circuit breaker (an open breaker is unhealthy even when Triton answers)."""
     import tritonclient.grpc as grpcclient
 
     client = grpcclient.InferenceServerClient(url=url)
@@ -76,7 +87,7 @@ def check_triton(url: str, required_models: Iterable[str], timeout_s: float = 2.
     states = {model["name"]: model.get("state", "UNAVAILABLE") for model in index.get("models", [])}
     ready = sorted(name for name, state in states.items() if state == "READY")
     missing = [name for name in required_models if states.get(name) != "READY"]
-    info: dict[str, Any] = {"ready_models": ready, "breaker": inference_breaker_state()}
+    info: dict[str, Any] = {"ready_models": ready, "breaker": breaker_state()}
     if missing:
         info["not_ready"] = missing
         return CheckResult(ok=False, detail=f"models not ready: {', '.join(missing)}", info=info)
@@ -84,13 +95,6 @@ def check_triton(url: str, required_models: Iterable[str], timeout_s: float = 2.
         # Triton answers the probe, but this process's recent inference calls kept failing.
         return CheckResult(ok=False, detail="inference circuit breaker open", info=info)
     return CheckResult(ok=True, detail="ok", info=info)
-
-
-def inference_breaker_state() -> str:
-    """State of this process's inference circuit breaker (closed / open / half_open)."""
-    from backend.recognition.inference_client import get_client
-
-    return str(get_client().breaker.state)
 
 
 def check_celery(timeout_s: float = 1.0) -> CheckResult:
@@ -107,16 +111,8 @@ def check_celery(timeout_s: float = 1.0) -> CheckResult:
     return CheckResult(ok=True, detail="ok", info={"workers": workers})
 
 
-def system_health() -> dict[str, Any]:
-    """Run every check concurrently (the slowest bounds the latency) and summarise."""
-    from django.conf import settings
-
-    checks: dict[str, Callable[[], CheckResult]] = {
-        "database": check_database,
-        "redis": lambda: check_redis(f"{settings.REDIS_URL}/0"),
-        "triton": lambda: check_triton(settings.TRITON_URL, settings.TRITON_REQUIRED_MODELS),
-        "celery": check_celery,
-    }
+def health_run(checks: dict[str, Callable[[], CheckResult]]) -> dict[str, Any]:
+    """Run the checks concurrently (the slowest bounds the latency) and summarise."""
     with ThreadPoolExecutor(max_workers=len(checks)) as pool:
         futures = {name: pool.submit(_timed, check) for name, check in checks.items()}
         results = {name: future.result() for name, future in futures.items()}

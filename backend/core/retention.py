@@ -8,6 +8,10 @@ policy.
 
     @register_purge("alerts_dismissed")
     def purge_dismissed_alerts(cutoff: datetime) -> int: ...
+
+Core imports no app, so the audit app registers its recorder here at start-up
+(`retention_audit_register`, backend/audit/apps.py). Without one, a purge or a policy change
+refuses to run: neither may happen unrecorded.
 """
 
 from __future__ import annotations
@@ -28,6 +32,19 @@ logger = logging.getLogger(__name__)
 AUDIT_KIND = "audit_events"  # kept longest; never purged by the application (append-only table)
 PurgeFunction = Callable[[datetime], int]
 _registry: dict[str, PurgeFunction] = {}
+_audit_recorder: Callable[..., Any] | None = None
+
+
+def retention_audit_register(recorder: Callable[..., Any]) -> None:
+    """Set the function that records an audit event (`audit_record`'s keyword signature)."""
+    global _audit_recorder
+    _audit_recorder = recorder
+
+
+def _audit(**event: Any) -> None:
+    if _audit_recorder is None:
+        raise RuntimeError("retention: no audit recorder registered (is backend.audit installed?)")
+    _audit_recorder(**event)
 
 
 def register_purge(data_kind: str) -> Callable[[PurgeFunction], PurgeFunction]:
@@ -48,8 +65,6 @@ def registered_kinds() -> list[str]:
 def retention_run(*, now: datetime | None = None) -> dict[str, dict[str, Any]]:
     """Run every registered purge under its policy. Each kind is its own transaction (a failing
     purge neither blocks the others nor loses their audit events)."""
-    from backend.audit.services import audit_record
-
     now = now or timezone.now()
     policies = {p.data_kind: p for p in RetentionPolicy.objects.all()}
     report: dict[str, dict[str, Any]] = {}
@@ -63,7 +78,7 @@ def retention_run(*, now: datetime | None = None) -> dict[str, dict[str, Any]]:
         try:
             with transaction.atomic():
                 removed = _registry[kind](cutoff)
-                audit_record(
+                _audit(
                     action="retention.purge",
                     object_type="retention_policy",
                     object_id=kind,
@@ -84,8 +99,6 @@ def retention_run(*, now: datetime | None = None) -> dict[str, dict[str, Any]]:
 
 @transaction.atomic
 def retention_policy_update(*, data_kind: str, retention_days: int, actor: Any, request: Any = None) -> RetentionPolicy:
-    from backend.audit.services import audit_record
-
     policy = RetentionPolicy.objects.select_for_update().filter(data_kind=data_kind).first()
     if policy is None:
         raise NotFound(f"No retention policy for {data_kind!r}.")
@@ -107,7 +120,7 @@ def retention_policy_update(*, data_kind: str, retention_days: int, actor: Any, 
     before = policy.retention_days
     policy.retention_days = retention_days
     policy.save(update_fields=["retention_days", "updated_at"])
-    audit_record(
+    _audit(
         action="settings.retention_change",
         actor=actor,
         request=request,

@@ -5,23 +5,12 @@ from __future__ import annotations
 import hmac
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from .health import system_health
 from .metrics import metrics_render
-
-
-@never_cache
-@require_GET
-def healthz(request: HttpRequest) -> JsonResponse:
-    """Public liveness/readiness for load balancers and `make run`: 200 only when every part is
-    healthy, 503 naming the failing parts otherwise. Reveals versions and model names, no secrets."""
-    report = system_health()
-    return JsonResponse(report, status=200 if report["status"] == "ok" else 503)
-
 
 LOOPBACK = {"127.0.0.1", "::1"}
 

@@ -24,7 +24,7 @@ from backend.accounts.permissions import page_allowed
 from backend.accounts.roles import ALL_ROLES
 from backend.audit.checkpoints import CheckpointError, checkpoint_last, public_key_load
 from backend.audit.services import ROLE_ANONYMOUS, ROLE_SYSTEM
-from backend.cameras.models import Zone
+from backend.zones.models import Zone
 
 PAGE_SIZE = 50
 # The roles an event can carry: a person's, or "system" / "anonymous" (backend/audit/services.py).

@@ -26,9 +26,9 @@ from backend.accounts.selectors import zone_list_visible_to
 from backend.alerts.api import AlertFilter
 from backend.alerts.models import Alert
 from backend.alerts.selectors import alert_export_rows, alert_list_visible_to
-from backend.cameras.models import Zone
 from backend.watchlists.models import Watchlist
 from backend.watchlists.selectors import watchlist_list_visible_to
+from backend.zones.models import Zone
 
 PAGE_SIZE = 50
 

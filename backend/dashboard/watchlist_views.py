@@ -15,7 +15,7 @@ from django.utils import timezone
 from backend.accounts.permissions import is_allowed, page_allowed
 from backend.accounts.roles import Role
 from backend.accounts.selectors import zone_list_visible_to
-from backend.recognition.thresholds import MAX_MATCH_THRESHOLD, MIN_MATCH_THRESHOLD
+from backend.faces.thresholds import MAX_MATCH_THRESHOLD, MIN_MATCH_THRESHOLD
 from backend.watchlists.models import Subject, Watchlist
 from backend.watchlists.selectors import photo_list_visible_to, subject_list_visible_to, watchlist_list_visible_to
 

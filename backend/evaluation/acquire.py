@@ -22,8 +22,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from backend.recognition.errors import InferenceError, InferenceUnavailable, InvalidImage
-from backend.recognition.inference_client import Face, FaceList, get_client
+from backend.faces.errors import InferenceError, InferenceUnavailable, InvalidImage
+from backend.faces.inference_client import Face, FaceList, get_client
 
 from .datasets import Portrait, Source, image_bytes, jpeg, video_frames
 from .degrade import Degradation, degrade

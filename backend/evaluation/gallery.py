@@ -21,11 +21,11 @@ from django.utils import timezone
 from backend.accounts.models import User
 from backend.accounts.roles import Role
 from backend.accounts.services import user_create
-from backend.cameras.models import Zone
 from backend.cameras.services import zone_create
 from backend.core.errors import ApplicationError
 from backend.watchlists import services
 from backend.watchlists.models import SubjectPhoto, Watchlist
+from backend.zones.models import Zone
 
 from .acquire import Probe
 from .datasets import image_bytes

@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from backend.recognition.thresholds import DEFAULT_MATCH_THRESHOLD
+from backend.faces.thresholds import DEFAULT_MATCH_THRESHOLD
 from backend.watchlists.models import FaceTemplate, Watchlist
 from backend.watchlists.search import template_search
 

@@ -119,17 +119,3 @@ class CalibrationPreviewSerializer(serializers.Serializer[dict[str, Any]]):
     far = serializers.JSONField(help_text="The report's FAR at the threshold: count, total, value, low, high.")
     fpir_expected = serializers.FloatField(allow_null=True)
     fpir_upper = serializers.FloatField(allow_null=True, help_text="Upper end of the 95% interval.")
-
-
-class ThresholdCalibrationSummarySerializer(serializers.ModelSerializer[ThresholdCalibration]):
-    """The calibration that set a watchlist's current threshold (the watchlist API's
-    `threshold_calibration`; null there: the default, or set by hand)."""
-
-    report = serializers.IntegerField(source="report_id", read_only=True)
-    report_title = serializers.CharField(source="report.title", read_only=True)
-    created_by = serializers.SlugRelatedField[User](slug_field="username", read_only=True)
-
-    class Meta:
-        model = ThresholdCalibration
-        fields = ["id", "report", "report_title", "target_fpir", "gallery_size", "created_at", "created_by"]
-        read_only_fields = fields

@@ -13,7 +13,7 @@ from django.http import HttpRequest
 from backend.accounts.models import User
 from backend.audit.services import audit_record
 from backend.core.errors import ApplicationError
-from backend.recognition.thresholds import MAX_MATCH_THRESHOLD, MIN_MATCH_THRESHOLD
+from backend.faces.thresholds import MAX_MATCH_THRESHOLD, MIN_MATCH_THRESHOLD
 from backend.watchlists.models import FaceTemplate, Subject, Watchlist
 from backend.watchlists.services import SUPERVISORS, writer_check, zone_check
 

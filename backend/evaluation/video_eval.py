@@ -29,8 +29,7 @@ from django.utils import timezone
 
 from backend.alerts.models import Alert
 from backend.cameras.models import Camera
-from backend.operations import services as operation_services
-from backend.recognition.demo_compose import (
+from backend.demo.compose import (
     BACKGROUNDS,
     DEMO_IDENTITIES,
     compose_stream,
@@ -38,9 +37,10 @@ from backend.recognition.demo_compose import (
     composed_url,
     walks,
 )
+from backend.faces.thresholds import DEFAULT_MATCH_THRESHOLD
+from backend.operations import services as operation_services
 from backend.recognition.frames import frame_put
 from backend.recognition.pipeline import frame_process
-from backend.recognition.thresholds import DEFAULT_MATCH_THRESHOLD
 from backend.watchlists.models import Watchlist
 
 from . import stats

@@ -16,7 +16,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from backend.accounts.permissions import acting_user
-from backend.cameras.models import Zone
+from backend.zones.models import Zone
 
 from . import selectors, services
 from .models import Operation

@@ -22,7 +22,7 @@ class Operation(models.Model):
     authority_reference = models.CharField(max_length=200, help_text="The order or authority that allows it.")
     # Which cameras: all of some zones, named camera groups, and/or a list. A camera covered by any
     # of the three is covered.
-    zones = models.ManyToManyField("cameras.Zone", blank=True, related_name="operations")
+    zones = models.ManyToManyField("zones.Zone", blank=True, related_name="operations")
     camera_groups = ArrayField(models.SlugField(max_length=64), default=list, blank=True)
     cameras = models.ManyToManyField("cameras.Camera", blank=True, related_name="operations")
     watchlists = models.ManyToManyField("watchlists.Watchlist", related_name="operations")
@@ -30,7 +30,7 @@ class Operation(models.Model):
     ends_at = models.DateTimeField()
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.REQUESTED, db_index=True)
     # The zone that owns the request (its supervisors authorise it); null for a city-wide request.
-    zone = models.ForeignKey("cameras.Zone", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    zone = models.ForeignKey("zones.Zone", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     authorised_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"

@@ -9,7 +9,8 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from backend.accounts.models import User
-from backend.cameras.models import Camera, Zone
+from backend.cameras.models import Camera
+from backend.zones.models import Zone
 
 from .models import Operation
 

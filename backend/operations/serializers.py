@@ -6,10 +6,11 @@ from django.db.models import QuerySet
 from rest_framework import serializers
 
 from backend.accounts.models import User
-from backend.cameras.models import Camera, Zone
+from backend.cameras.models import Camera
 from backend.watchlists.models import Watchlist
 from backend.watchlists.selectors import watchlist_list_visible_to
 from backend.watchlists.serializers import UserScopedField, VisibleZoneField
+from backend.zones.models import Zone
 
 from .models import Operation
 from .selectors import camera_list_visible_to, operation_cameras

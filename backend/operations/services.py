@@ -17,9 +17,10 @@ from django.utils import timezone
 from backend.accounts.models import User
 from backend.accounts.roles import Role
 from backend.audit.services import audit_record, audit_record_system
-from backend.cameras.models import Camera, Zone
+from backend.cameras.models import Camera
 from backend.core.errors import ApplicationError, Conflict, PermissionDenied
 from backend.watchlists.models import Watchlist
+from backend.zones.models import Zone
 
 from .models import Operation
 from .selectors import operation_cameras, operation_touched_zone_ids, operation_zone_ids, operations_active

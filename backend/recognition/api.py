@@ -31,7 +31,7 @@ from backend.cameras.models import Camera
 from backend.cameras.services import camera_by_push_token
 from backend.operations.selectors import operations_active_for_camera
 
-from .frames import frame_submit
+from .intake import frame_submit
 
 logger = logging.getLogger(__name__)
 

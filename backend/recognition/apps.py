@@ -4,4 +4,4 @@ from django.apps import AppConfig
 class RecognitionConfig(AppConfig):
     name = "backend.recognition"
     label = "recognition"
-    verbose_name = "Recognition: inference client, frame pipeline, 1:N search"
+    verbose_name = "Recognition: frame intake, ingest, the live frame pipeline"

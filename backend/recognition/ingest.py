@@ -30,7 +30,7 @@ from backend.cameras.health import camera_health_update
 from backend.cameras.models import Camera
 from backend.operations.selectors import cameras_under_operation
 
-from .frames import FrameSubmission, frame_submit
+from .intake import FrameSubmission, frame_submit
 from .sources import SOURCE_KINDS, FrameDecodeError, FrameSource, SourceError, source_for
 
 logger = logging.getLogger(__name__)

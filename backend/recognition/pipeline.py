@@ -10,24 +10,23 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
 import cv2
 import numpy as np
 
-from backend.alerts.raising import Evidence, alert_open_for, sightings_record
+from backend.alerts.pooling import Hit, PoolRule
+from backend.alerts.raising import Evidence, match_record
 from backend.cameras.health import camera_fault_clear, camera_fault_report
 from backend.cameras.models import Camera
 from backend.core import metrics
+from backend.faces.errors import InferenceError, InferenceUnavailable, InvalidImage
+from backend.faces.inference_client import Face, get_client
 from backend.operations.models import Operation
 from backend.operations.selectors import operations_active_for_camera
 from backend.watchlists.models import Watchlist
 from backend.watchlists.search import template_search
 
-from .errors import InferenceError, InferenceUnavailable, InvalidImage
 from .frames import frame_forget, frame_take
-from .inference_client import Face, get_client
-from .pooling import Hit, PoolRule, pool_decide, track_add, track_forget
 
 logger = logging.getLogger(__name__)
 
@@ -110,53 +109,25 @@ def frame_process(
         )
         watchlist = next(w for w in watchlists if w.pk == best.watchlist_id)
         operation = next(op for op in operations if any(w.pk == watchlist.pk for w in op.watchlists.all()))
-        _record(
-            outcome,
-            hit=hit,
-            rule=rule,
+        evidence = Evidence(
             subject_id=best.subject_id,
             watchlist=watchlist,
             camera=camera,
             operation=operation,
-            crop=_crop_jpeg(image, face),
+            hits=[hit],
+            crop_jpeg=_crop_jpeg(image, face),
             model_version=face.model_version,
             matched_photo_id=best.photo_id,
         )
+        _record(outcome, evidence, rule)
     frame_forget(frame_id)
     metrics.STAGE_SECONDS.labels("total").observe(time.time() - captured_at)
     return outcome
 
 
-def _record(
-    outcome: FrameOutcome,
-    *,
-    hit: Hit,
-    rule: PoolRule,
-    subject_id: int,
-    watchlist: Watchlist,
-    camera: Camera,
-    operation: Operation,
-    crop: bytes,
-    model_version: str,
-    matched_photo_id: int,
-) -> None:
-    """Extend the open alert with this sighting, or pool the hit and raise when evidence suffices."""
-    metrics.MATCHES.inc()
-
-    def evidence(hits: list[Hit]) -> Evidence:
-        return Evidence(subject_id, watchlist, camera, operation, hits, crop, model_version, matched_photo_id)
-
-    at = datetime.fromtimestamp(hit.at, tz=UTC)
-    if alert_open_for(subject_id=subject_id, camera_id=camera.pk, at=at) is not None:
-        if hit.score < rule.threshold:
-            return  # a near match supports pooling, but is not itself a sighting
-        alert, created = sightings_record(evidence([hit]), raise_new=False)
-    else:
-        track = track_add(camera_id=camera.pk, subject_id=subject_id, hit=hit, rule=rule)
-        if not pool_decide(track, rule):
-            return
-        alert, created = sightings_record(evidence(track), raise_new=True)
-        track_forget(camera_id=camera.pk, subject_id=subject_id)
+def _record(outcome: FrameOutcome, evidence: Evidence, rule: PoolRule) -> None:
+    """Hand the matched face to alerts (which decides: extend, pool, or raise) and note the result."""
+    alert, created = match_record(evidence, rule=rule)
     if alert is not None:
         (outcome.alerts_created if created else outcome.alerts_extended).append(alert.pk)
 

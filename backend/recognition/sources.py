@@ -17,7 +17,7 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -356,9 +356,20 @@ class FileSource:
             self._capture = None
 
 
+Composer = Callable[[str], Iterator[np.ndarray]]
+_composer: Composer | None = None
+
+
+def composer_register(composer: Composer) -> None:
+    """The demo app registers its frame composer at start-up (backend/demo/apps.py): recognition
+    reads composed streams without importing the demo tooling above it."""
+    global _composer
+    _composer = composer
+
+
 class ComposedSource:
-    """Demo frames composed of dataset faces (backend.recognition.demo_compose); each read() is
-    the next frame of its endless stream. The worker paces reads at the camera's fps."""
+    """Demo frames composed of dataset faces (the composer the demo app registered); each read()
+    is the next frame of its endless stream. The worker paces reads at the camera's fps."""
 
     kind = "composed"
 
@@ -368,12 +379,10 @@ class ComposedSource:
         self.skipped = 0
 
     def open(self) -> None:
+        if _composer is None:
+            raise SourceError("The demo frame composer is not installed.")
         try:
-            from backend.recognition.demo_compose import compose_stream
-        except ImportError:
-            raise SourceError("The demo frame composer is not installed.") from None
-        try:
-            self._frames = compose_stream(self._url)
+            self._frames = _composer(self._url)
         except Exception:
             logger.exception("composed source: cannot start the composer")
             raise SourceError("Cannot compose demo frames for this camera.") from None

@@ -34,6 +34,7 @@ INSTALLED_APPS = [
     "axes",
     "csp",
     "backend.core",
+    "backend.zones",
     "backend.cameras",
     "backend.accounts",
     "backend.audit",
@@ -41,6 +42,7 @@ INSTALLED_APPS = [
     "backend.watchlists",
     "backend.operations",
     "backend.alerts",
+    "backend.demo",
     "backend.evaluation",
     "backend.dashboard",
 ]
@@ -206,7 +208,7 @@ WATCHLIST_MAX_EXPIRY_DAYS = env_int("WATCHLIST_MAX_EXPIRY_DAYS", 730, minimum=1,
 # Longest window an operation (an authorised deployment) may be requested for.
 OPERATION_MAX_DAYS = env_int("OPERATION_MAX_DAYS", 30, minimum=1, maximum=366)
 # 1:N search: exact scan over the eligible templates up to this many, HNSW above (search.py;
-# figures from backend/watchlists/benchmark.py in docs/architecture.md).
+# figures from backend/benchmarks/search.py in docs/architecture.md).
 SEARCH_EXACT_MAX_TEMPLATES = env_int("SEARCH_EXACT_MAX_TEMPLATES", 20_000, minimum=0, maximum=10_000_000)
 # A bulk-import zip (subjects.csv + photos).
 IMPORT_MAX_BYTES = env_int("IMPORT_MAX_BYTES", 500 * 1024 * 1024, minimum=1024 * 1024, maximum=5 * 1024**3)
@@ -225,7 +227,7 @@ FRAME_MAX_BYTES = env_int("FRAME_MAX_BYTES", 4 * 1024 * 1024, minimum=10_000, ma
 # Shed load (push: 429 with Retry-After; ingest: drop, counted) when this many frames wait.
 FRAME_MAX_QUEUE = env_int("FRAME_MAX_QUEUE", 200, minimum=1, maximum=1_000_000)
 RECOGNITION_QUEUE = "recognition"
-# Evidence pooling over a short track (backend/recognition/pooling.py).
+# Evidence pooling over a short track (backend/alerts/pooling.py).
 TRACK_GAP_S = env_float("TRACK_GAP_S", 3.0, minimum=0.1, maximum=60.0)  # longest gap inside a track
 TRACK_POOL_MIN_FRAMES = env_int("TRACK_POOL_MIN_FRAMES", 2, minimum=1, maximum=50)
 # A single frame this far above the watchlist's threshold alerts at once.

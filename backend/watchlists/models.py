@@ -18,8 +18,8 @@ from django.db import models
 from django.db.models import Q
 from pgvector.django import HnswIndex, VectorField
 
-from backend.recognition.inference_client import TEMPLATE_DIM
-from backend.recognition.thresholds import DEFAULT_MATCH_THRESHOLD, MAX_MATCH_THRESHOLD, MIN_MATCH_THRESHOLD
+from backend.faces.inference_client import TEMPLATE_DIM
+from backend.faces.thresholds import DEFAULT_MATCH_THRESHOLD, MAX_MATCH_THRESHOLD, MIN_MATCH_THRESHOLD
 
 
 class Watchlist(models.Model):
@@ -33,7 +33,7 @@ class Watchlist(models.Model):
     category = models.CharField(max_length=32, choices=Category.choices)
     # 1 is the most urgent; alerts are sorted by it.
     priority = models.PositiveSmallIntegerField(default=3, validators=[MinValueValidator(1), MaxValueValidator(5)])
-    zone = models.ForeignKey("cameras.Zone", on_delete=models.PROTECT, related_name="watchlists")
+    zone = models.ForeignKey("zones.Zone", on_delete=models.PROTECT, related_name="watchlists")
     match_threshold = models.FloatField(
         default=DEFAULT_MATCH_THRESHOLD,
         validators=[MinValueValidator(MIN_MATCH_THRESHOLD), MaxValueValidator(MAX_MATCH_THRESHOLD)],

@@ -8,7 +8,7 @@ from django.db import transaction
 from PIL import Image
 
 from backend.audit.services import audit_record_system
-from backend.recognition.inference_client import get_client
+from backend.faces.inference_client import get_client
 
 from .models import FaceTemplate
 

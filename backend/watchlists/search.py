@@ -152,7 +152,7 @@ def _vector_literal(embedding: np.ndarray) -> str:
 
 def hnsw_ef(*, eligible: int) -> int:
     """ef_search grows with the gallery: on face-like data recall@1 at ef 100 was 0.98 at 100k
-    templates but 0.84 at 1M, where ef 400 gave 0.96 at 9 ms (backend/watchlists/benchmark.py)."""
+    templates but 0.84 at 1M, where ef 400 gave 0.96 at 9 ms (backend/benchmarks/search.py)."""
     return settings.SEARCH_HNSW_EF if eligible <= 100_000 else settings.SEARCH_HNSW_EF_LARGE
 
 

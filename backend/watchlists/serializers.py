@@ -11,13 +11,26 @@ from rest_framework import serializers
 
 from backend.accounts.models import User
 from backend.accounts.selectors import zone_list_visible_to
-from backend.cameras.models import Zone
-from backend.evaluation.serializers import ThresholdCalibrationSummarySerializer
+from backend.zones.models import Zone
 
 from .models import ImportJob, Subject, SubjectPhoto, Watchlist
 from .selectors import subject_list_visible_to, watchlist_list_visible_to
 
 MAX_ALIASES = 20
+
+
+class ThresholdCalibrationSummarySerializer(serializers.Serializer):  # type: ignore[type-arg]
+    """The calibration that set a watchlist's current threshold (the watchlist API's
+    `threshold_calibration`; null there: the default, or set by hand). A plain serializer of the
+    fields shown, so watchlists need not import the evaluation app that makes calibrations."""
+
+    id = serializers.IntegerField(read_only=True)
+    report = serializers.IntegerField(source="report_id", read_only=True)
+    report_title = serializers.CharField(source="report.title", read_only=True)
+    target_fpir = serializers.FloatField(read_only=True)
+    gallery_size = serializers.IntegerField(read_only=True)
+    created_at = serializers.DateTimeField(read_only=True)
+    created_by = serializers.CharField(source="created_by.username", read_only=True)
 
 
 @extend_schema_field(OpenApiTypes.INT)

@@ -20,10 +20,10 @@ from django.utils import timezone
 from backend.accounts.models import User
 from backend.accounts.roles import Role
 from backend.audit.services import audit_record, audit_record_system
-from backend.cameras.models import Zone
 from backend.core.errors import ApplicationError, Conflict, PermissionDenied
 from backend.core.uploads import CleanImage, image_validate
-from backend.recognition.inference_client import Face, get_client
+from backend.faces.inference_client import Face, get_client
+from backend.zones.models import Zone
 
 from .models import FaceTemplate, Subject, SubjectPhoto, Watchlist
 
@@ -440,7 +440,7 @@ def face_select(faces: Sequence[Face], *, box: Sequence[float] | None = None) ->
 
 def face_quality_check(face: Face) -> None:
     """Enrolment asks more of a face than live recognition: a gallery photo is chosen on purpose."""
-    from backend.recognition.inference_client import QUALITY_FIELDS
+    from backend.faces.inference_client import QUALITY_FIELDS
 
     quality = dict(zip(QUALITY_FIELDS, (face.quality[name] for name in QUALITY_FIELDS), strict=True))
     if quality["interocular_px"] < settings.ENROL_MIN_INTEROCULAR_PX:

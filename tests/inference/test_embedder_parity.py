@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import tritonclient.grpc as grpcclient
 
-from backend.recognition.thresholds import DEFAULT_MATCH_THRESHOLD
+from backend.faces.thresholds import DEFAULT_MATCH_THRESHOLD
 from inference.parity import decisions
 
 pytestmark = pytest.mark.integration

@@ -23,9 +23,9 @@ import tritonclient.grpc as grpcclient
 from django.conf import settings
 from tritonclient.utils import InferenceServerException
 
-from backend.recognition.errors import InferenceUnavailable, InvalidImage
-from backend.recognition.inference_client import CircuitBreaker, Face, InferenceClient
-from backend.recognition.thresholds import DEFAULT_MATCH_THRESHOLD
+from backend.faces.errors import InferenceUnavailable, InvalidImage
+from backend.faces.inference_client import CircuitBreaker, Face, InferenceClient
+from backend.faces.thresholds import DEFAULT_MATCH_THRESHOLD
 from tests.inference.conftest import ManifestRow, pipeline_request
 
 pytestmark = pytest.mark.integration

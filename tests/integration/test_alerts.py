@@ -21,12 +21,12 @@ from rest_framework.test import APIClient
 
 from backend.accounts.roles import Role
 from backend.alerts import services
-from backend.alerts.events import zone_group
 from backend.alerts.models import Adjudication, Alert, Sighting
 from backend.alerts.purges import CONFIRMED_KIND, DISMISSED_KIND
 from backend.alerts.tasks import escalate_overdue
 from backend.audit.models import AuditEvent
 from backend.core.errors import Conflict, PermissionDenied
+from backend.core.live_events import zone_group
 from backend.core.models import RetentionPolicy
 from backend.core.retention import retention_run
 from tests.factories import alert_make, camera_make, operation_make, photo_make, subject_make, watchlist_make

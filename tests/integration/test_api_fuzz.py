@@ -36,7 +36,7 @@ def load_schema(base_url: str, token: str) -> Any:
 
 def fuzz_user(role: Role) -> Any:
     """Admins reach the account routes; a supervisor of a zone reaches the watchlist routes."""
-    from backend.cameras.models import Zone
+    from backend.zones.models import Zone
 
     zone, _ = Zone.objects.get_or_create(code="fuzz", defaults={"name": "Fuzz", "centre_lat": 18.5, "centre_lon": 73.8})
     return user_create(username=f"fuzz-{role.value}", password=TEST_PASSWORD, role=role, zones=[zone])

@@ -16,11 +16,12 @@ from django.urls import reverse
 
 from backend.accounts.roles import Role
 from backend.audit.models import AuditEvent
-from backend.cameras.models import CITY_LAT_MAX, CITY_LAT_MIN, CITY_LON_MAX, CITY_LON_MIN, Camera, Zone
+from backend.cameras.models import CITY_LAT_MAX, CITY_LAT_MIN, CITY_LON_MAX, CITY_LON_MIN, Camera
 from backend.cameras.places import PUNE_PLACES
 from backend.cameras.seed import cameras_seed
 from backend.cameras.seed_zones import PUNE_ZONES
 from backend.cameras.services import camera_by_push_token
+from backend.zones.models import Zone
 from tests.factories import camera_make
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]

@@ -20,16 +20,17 @@ from django.core.management import call_command
 from backend.accounts.models import User
 from backend.accounts.services import bootstrap_admin
 from backend.audit.models import AuditEvent
-from backend.cameras.models import Camera, Zone
+from backend.cameras.models import Camera
 from backend.cameras.seed_zones import PUNE_ZONES
 from backend.cameras.services import zone_seed
+from backend.demo import seed as demo
+from backend.demo.compose import compose_stream, composed_parse, walks
+from backend.faces.inference_client import Face, get_client
 from backend.operations.models import Operation
 from backend.operations.selectors import cameras_under_operation, operations_active, operations_active_for_camera
-from backend.recognition import demo
-from backend.recognition.demo_compose import compose_stream, composed_parse, walks
-from backend.recognition.inference_client import Face, get_client
 from backend.watchlists.models import FaceTemplate, Subject, Watchlist
 from backend.watchlists.search import template_search
+from backend.zones.models import Zone
 from tests.conftest import TEST_PASSWORD
 from tests.factories import camera_make
 

@@ -17,7 +17,7 @@ from rest_framework.test import APIClient
 
 from backend.accounts.roles import Role
 from backend.audit.models import AuditEvent
-from backend.recognition.inference_client import get_client
+from backend.faces.inference_client import get_client
 from backend.watchlists import services
 from backend.watchlists.models import FaceTemplate, Subject, Watchlist
 from tests.factories import subject_make, watchlist_make
@@ -279,7 +279,7 @@ def test_search_by_photo_is_rate_limited(client_as, monkeypatch) -> None:  # typ
 def test_enrolment_while_triton_is_away_says_so_and_stores_nothing(
     client_as, watchlist, users_by_role, datasets_dir, monkeypatch
 ) -> None:  # type: ignore[no-untyped-def]
-    from backend.recognition.inference_client import InferenceClient
+    from backend.faces.inference_client import InferenceClient
 
     dead = InferenceClient("127.0.0.1:9", timeout_s=1.0, retries=1, backoff_s=0.05)  # nothing listens there
     monkeypatch.setattr(services, "get_client", lambda: dead)

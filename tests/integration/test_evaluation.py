@@ -20,11 +20,11 @@ from backend.alerts.models import Alert
 from backend.audit.models import AuditEvent
 from backend.cameras.models import Camera
 from backend.core.errors import ApplicationError
+from backend.core.live_state import live_redis
 from backend.evaluation import services
 from backend.evaluation.models import EvaluationReport
 from backend.evaluation.stats import min_trials_for
 from backend.operations.models import Operation
-from backend.recognition.frames import frame_redis
 from backend.watchlists.models import FaceTemplate, Subject, Watchlist
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
@@ -206,7 +206,7 @@ def test_video_evaluation_report(datasets_dir: Path) -> None:
     assert not Camera.objects.filter(code__startswith="eval-").exists()
     assert not Operation.objects.filter(name__startswith="Evaluation replay").exists()
     assert not Alert.objects.exists() and not FaceTemplate.objects.exists()
-    assert not list(frame_redis().scan_iter("frame:*"))
+    assert not list(live_redis().scan_iter("frame:*"))
     assert f"report {report.pk} stored" in output
     assert math.isfinite(report.duration_s)
 
@@ -214,7 +214,7 @@ def test_video_evaluation_report(datasets_dir: Path) -> None:
 def test_evaluation_stops_with_a_clear_error_when_triton_is_away(datasets_dir: Path, settings) -> None:  # type: ignore[no-untyped-def]
     from django.core.management.base import CommandError
 
-    from backend.recognition.inference_client import reset_client
+    from backend.faces.inference_client import reset_client
     from tests.conftest import free_port
 
     settings.TRITON_URL = f"127.0.0.1:{free_port()}"  # nothing listens there

@@ -92,7 +92,7 @@ def test_health_reveals_no_secrets(client, celery_worker) -> None:  # type: igno
 
 
 def test_open_inference_breaker_is_reported(client, celery_worker) -> None:  # type: ignore[no-untyped-def]
-    from backend.recognition.inference_client import get_client, reset_client
+    from backend.faces.inference_client import get_client, reset_client
 
     reset_client()
     breaker = get_client().breaker

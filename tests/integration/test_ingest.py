@@ -20,8 +20,8 @@ import redis
 from django.conf import settings
 
 from backend.cameras.models import Camera
+from backend.core.live_state import live_redis
 from backend.devstack import services as devstack_services
-from backend.recognition.frames import frame_redis
 from backend.recognition.ingest import CameraRunner, IngestWorker
 from tests.conftest import _test_database_env, free_port
 from tests.factories import camera_make, operation_make, watchlist_make
@@ -59,7 +59,7 @@ def empty_queue() -> Iterator[None]:
             broker.delete(settings.RECOGNITION_QUEUE)
         finally:
             broker.close()
-        store = frame_redis()
+        store = live_redis()
         for key in store.scan_iter("camera-fault:*"):
             store.delete(key)
 
@@ -274,7 +274,7 @@ def test_snapshot_cameras_good_garbage_and_missing(snapshot_server, deployment, 
 
 # --- file replay and shards ------------------------------------------------------------------------
 def test_file_and_composed_demo_cameras(deployment, start_worker, datasets_dir) -> None:  # type: ignore[no-untyped-def]
-    from backend.recognition.demo_compose import composed_url
+    from backend.demo.compose import composed_url
 
     replay = camera_make(zone=deployment["zone"], stream_kind="file", stream_url=RTSP_CLIP, sample_fps=4.0)
     composed = camera_make(

@@ -25,9 +25,10 @@ from backend.alerts.models import Alert, Sighting
 from backend.audit.models import AuditEvent
 from backend.cameras.models import Camera
 from backend.cameras.services import camera_push_token_rotate
+from backend.core.live_state import live_redis
+from backend.faces.inference_client import InferenceClient
 from backend.recognition import pipeline
-from backend.recognition.frames import frame_id_new, frame_key, frame_redis
-from backend.recognition.inference_client import InferenceClient
+from backend.recognition.frames import frame_id_new, frame_key
 from backend.watchlists import services as watchlist_services
 from backend.watchlists.models import FaceTemplate
 from tests.factories import camera_make, operation_make, subject_make, watchlist_make
@@ -44,7 +45,7 @@ EVENT_TIMEOUT_S = 30
 def frame_put(camera: Camera, jpeg: bytes, *, captured_at: float | None = None) -> tuple[str, float]:
     captured_at = captured_at or time.time()
     frame_id = frame_id_new(camera.pk, captured_at)
-    frame_redis().set(frame_key(frame_id), jpeg, ex=30)
+    live_redis().set(frame_key(frame_id), jpeg, ex=30)
     return frame_id, captured_at
 
 
@@ -104,7 +105,7 @@ def test_an_unlisted_face_leaves_nothing_behind(listed) -> None:  # type: ignore
     assert outcome.status == "processed" and outcome.faces == 1 and outcome.unmatched == 1
     assert not Alert.objects.exists() and not Sighting.objects.exists()
     assert FaceTemplate.objects.count() == templates_before  # no template of the passer-by
-    store = frame_redis()
+    store = live_redis()
     assert not store.keys(f"track:{listed['camera'].pk}:*")  # not even pooled state
     assert not store.keys(f"frame:{listed['camera'].pk}-*")  # and the frame itself is gone
 
@@ -142,7 +143,7 @@ def test_a_redelivered_frame_adds_nothing(listed, settings) -> None:  # type: ig
     camera = listed["camera"]
     frame_id, captured_at = frame_put(camera, listed["probe"])
     first = pipeline.frame_process(frame_id=frame_id, camera_id=camera.pk, captured_at=captured_at, max_age_s=10)
-    frame_redis().set(frame_key(frame_id), listed["probe"], ex=30)  # as if still there on redelivery
+    live_redis().set(frame_key(frame_id), listed["probe"], ex=30)  # as if still there on redelivery
     again = pipeline.frame_process(frame_id=frame_id, camera_id=camera.pk, captured_at=captured_at, max_age_s=10)
     assert len(first.alerts_created) == 1 and again.alerts_created == [] and again.alerts_extended == []
     assert Alert.objects.count() == 1 and Sighting.objects.count() == 1
@@ -190,7 +191,7 @@ def test_stale_and_expired_frames_are_dropped_and_counted(listed) -> None:  # ty
 def test_triton_away_degrades_the_camera_and_it_recovers_without_restart(listed, monkeypatch, settings) -> None:  # type: ignore[no-untyped-def]
     settings.TRACK_SINGLE_FRAME_MARGIN = 0.0
     camera = listed["camera"]
-    frame_redis().delete(f"camera-fault:{camera.pk}")
+    live_redis().delete(f"camera-fault:{camera.pk}")
     dead = InferenceClient("127.0.0.1:9", timeout_s=0.5, retries=0, backoff_s=0.01)  # nothing listens there
     real = pipeline.get_client
     monkeypatch.setattr(pipeline, "get_client", lambda: dead)
@@ -207,12 +208,12 @@ def test_triton_away_degrades_the_camera_and_it_recovers_without_restart(listed,
 @pytest.mark.django_db
 def test_garbage_from_a_camera_is_dropped_and_the_camera_marked(listed) -> None:  # type: ignore[no-untyped-def]
     camera = listed["camera"]
-    frame_redis().delete(f"camera-fault:{camera.pk}")
+    live_redis().delete(f"camera-fault:{camera.pk}")
     outcome = process(camera, b"\xff\xd8\xff\xe0" + b"not really a jpeg" * 50)
     assert outcome.status == "triton_error"  # dropped before any search
     camera.refresh_from_db()
     assert camera.health == Camera.Health.DEGRADED and "not a valid image" in camera.last_error
-    frame_redis().delete(f"camera-fault:{camera.pk}")
+    live_redis().delete(f"camera-fault:{camera.pk}")
 
 
 # --- end to end: HTTP push -> Celery worker -> Triton -> pgvector -> alert -> WebSocket ------------
@@ -422,9 +423,9 @@ def test_a_worker_process_killed_mid_stream_makes_no_duplicate_alert(listed, sta
         assert children, "the worker has no pool processes to kill"
         os.kill(int(children[0]), signal.SIGKILL)
         deadline = time.monotonic() + EVENT_TIMEOUT_S
-        while time.monotonic() < deadline and frame_redis().exists(*[frame_key(f) for f in frames]):
+        while time.monotonic() < deadline and live_redis().exists(*[frame_key(f) for f in frames]):
             time.sleep(0.5)
-        assert not frame_redis().exists(*[frame_key(f) for f in frames]), "frames left unprocessed"
+        assert not live_redis().exists(*[frame_key(f) for f in frames]), "frames left unprocessed"
     finally:
         worker.stop()
     assert Alert.objects.filter(camera=listed["camera"]).count() == 1

@@ -24,8 +24,8 @@ from rest_framework.test import APIClient
 from backend.accounts.models import User
 from backend.accounts.roles import Role
 from backend.audit.models import AuditEvent
-from backend.recognition.errors import InferenceUnavailable
-from backend.recognition.inference_client import InferenceClient
+from backend.faces.errors import InferenceUnavailable
+from backend.faces.inference_client import InferenceClient
 from backend.watchlists import services
 from backend.watchlists.importer import FolderPhotos, ImportSuperseded, import_job_run, import_rows
 from backend.watchlists.models import FaceTemplate, ImportJob, Subject, Watchlist

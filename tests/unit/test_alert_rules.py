@@ -8,8 +8,8 @@ from backend.accounts.models import User
 from backend.accounts.roles import Role
 from backend.alerts.models import Adjudication, Alert
 from backend.alerts.services import ALLOWED_FROM, RESULT, adjudication_check, escalate_after_s
-from backend.cameras.models import Zone
 from backend.core.errors import ApplicationError, Conflict, PermissionDenied
+from backend.zones.models import Zone
 
 Action, Status = Adjudication.Action, Alert.Status
 NORTH = Zone(pk=1, code="north", name="North")

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from backend.recognition.benchmark import (
+from backend.benchmarks.recognition import (
     EventSeen,
     FrameSent,
     Histogram,

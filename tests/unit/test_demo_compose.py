@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from django.conf import settings
 
-from backend.recognition import demo_compose
-from backend.recognition.demo_compose import (
+from backend.demo import compose as demo_compose
+from backend.demo.compose import (
     DEMO_IDENTITIES,
     FRAME_SIZE,
     compose_stream,

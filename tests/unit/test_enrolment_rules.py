@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from backend.recognition.inference_client import Face
+from backend.faces.inference_client import Face
 from backend.watchlists.services import EnrolmentError, _iou, face_quality_check, face_select
 
 

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import numpy as np
 
+from backend.demo.compose import composed_url
 from backend.evaluation.acquire import Probe
 from backend.evaluation.datasets import non_mated_sources, portraits_load
 from backend.evaluation.gallery import _doubling_bounds
 from backend.evaluation.image_eval import ImageEvalOptions, Run, SearchOutcome, _face_size_group, _splits
 from backend.evaluation.video_eval import _walkers
-from backend.recognition.demo_compose import composed_url
 
 
 def _manifest(folder: Path, rows: list[dict[str, str]], extra: tuple[str, ...] = ()) -> Path:

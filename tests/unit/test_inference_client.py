@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 from tritonclient.utils import InferenceServerException
 
-from backend.recognition import inference_client
-from backend.recognition.errors import InferenceError, InferenceUnavailable, InvalidImage
-from backend.recognition.inference_client import CircuitBreaker, InferenceClient
+from backend.faces import inference_client
+from backend.faces.errors import InferenceError, InferenceUnavailable, InvalidImage
+from backend.faces.inference_client import CircuitBreaker, InferenceClient
 
 
 class FakeResult:

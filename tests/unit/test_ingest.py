@@ -14,7 +14,6 @@ import requests
 import urllib3
 
 from backend.cameras.models import Camera
-from backend.recognition.frames import SAMPLING_JITTER_ALLOWANCE, FrameSubmission
 from backend.recognition.ingest import (
     Backoff,
     CameraRunner,
@@ -26,6 +25,7 @@ from backend.recognition.ingest import (
     offline_after_s,
     shard_parse,
 )
+from backend.recognition.intake import SAMPLING_JITTER_ALLOWANCE, FrameSubmission
 from backend.recognition.sources import (
     FileSource,
     Frame,

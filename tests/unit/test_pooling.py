@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from backend.recognition.pooling import POOL_SLACK, Hit, PoolRule, pool_decide, track_current
+from backend.alerts.pooling import POOL_SLACK, Hit, PoolRule, pool_decide, track_current
 
 RULE = PoolRule(threshold=0.92, min_frames=2, single_frame_margin=0.03, gap_s=3.0)
 

@@ -2,8 +2,9 @@ import time
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from backend.cameras.models import Camera, Zone
+from backend.cameras.models import Camera
 from backend.cameras.seed import DEFAULT_COUNT, DEFAULT_RNG_SEED, cameras_seed
+from backend.zones.models import Zone
 
 
 class Command(BaseCommand):

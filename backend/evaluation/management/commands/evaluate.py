@@ -26,8 +26,8 @@ from backend.evaluation.models import EvaluationReport
 from backend.evaluation.render import report_html, report_markdown
 from backend.evaluation.services import report_store
 from backend.evaluation.video_eval import VideoEvalOptions, video_evaluation
-from backend.recognition.errors import InferenceError, InferenceUnavailable
-from backend.recognition.thresholds import DEFAULT_MATCH_THRESHOLD, MAX_MATCH_THRESHOLD, MIN_MATCH_THRESHOLD
+from backend.faces.errors import InferenceError, InferenceUnavailable
+from backend.faces.thresholds import DEFAULT_MATCH_THRESHOLD, MAX_MATCH_THRESHOLD, MIN_MATCH_THRESHOLD
 
 
 class Command(BaseCommand):

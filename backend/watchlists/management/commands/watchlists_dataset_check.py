@@ -31,10 +31,10 @@ from django.utils import timezone
 
 from backend.accounts.roles import Role
 from backend.accounts.services import user_create
-from backend.cameras.models import Zone
 from backend.core.errors import ApplicationError
 from backend.watchlists import services
 from backend.watchlists.models import SubjectPhoto, Watchlist
+from backend.zones.models import Zone
 
 ALIASES = {("facenet_pytorch", "angelina_jolie"): ("deepface", "angelina")}
 

@@ -1,5 +1,5 @@
 """Seed the demo: a watchlist of dataset identities enrolled through Triton, demo cameras replaying
-dataset media, and the standing demo operation (idempotent; see backend/recognition/demo.py).
+dataset media, and the standing demo operation (idempotent; see backend/demo/seed.py).
 
     manage.py demo_seed [--datasets ../shared/datasets]
 """
@@ -13,7 +13,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from backend.core.errors import ApplicationError
-from backend.recognition.demo import demo_seed
+from backend.demo.seed import demo_seed
 
 
 class Command(BaseCommand):

@@ -10,7 +10,7 @@ watchlist's threshold minus POOL_SLACK. An alert is raised when either
 
 Hits live in Redis (score, time, frame id, box and place; never a crop or a template) for the
 length of a track only. The pure rule is `pool_decide`, unit-tested; `track_add` is the shared
-state, guarded by a short Redis lock because two workers may process frames of one camera at once.
+state (the live-state Redis), guarded by a short Redis lock because two workers may process frames of one camera at once.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass
 
 from django.conf import settings
 
-from .frames import frame_redis
+from backend.core.live_state import live_redis
 
 POOL_SLACK = 0.02  # how far below the threshold a frame still counts as supporting evidence
 
@@ -84,7 +84,7 @@ def _key(camera_id: int, subject_id: int) -> str:
 def track_add(*, camera_id: int, subject_id: int, hit: Hit, rule: PoolRule) -> list[Hit]:
     """Add a hit to the camera's track of this subject; returns the current track's hits. A frame
     seen twice (a redelivered task) is not counted twice."""
-    store = frame_redis()
+    store = live_redis()
     key = _key(camera_id, subject_id)
     with store.lock(f"{key}:lock", timeout=5, blocking_timeout=5):
         raw = store.get(key)
@@ -98,4 +98,4 @@ def track_add(*, camera_id: int, subject_id: int, hit: Hit, rule: PoolRule) -> l
 
 def track_forget(*, camera_id: int, subject_id: int) -> None:
     """Once an alert exists, the track's hits are its sightings; the pooled state is not needed."""
-    frame_redis().delete(_key(camera_id, subject_id))
+    live_redis().delete(_key(camera_id, subject_id))

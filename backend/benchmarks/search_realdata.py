@@ -1,13 +1,13 @@
 """Real dlib templates of the shared datasets, for the synthetic-identity generator of benchmark.py.
 
 Run under the inference virtualenv (dlib lives there, not in the backend one):
-    .venv/inference/bin/python backend/watchlists/benchmark_realdata.py [--out var/bench/real_templates.npz]
+    .venv/inference/bin/python backend/benchmarks/search_realdata.py [--out var/bench/real_templates.npz]
 
 Population (see the datasets' README.md): every labelled, non-derived `portrait` row of the
 manifest except ORL (small greyscale crops, not what the colour default was measured on), with the
 known alias deepface:angelina = facenet_pytorch:angelina_jolie merged. One template per photo: the
 largest face found by dlib's HOG detector (upsample 1), 5-point shape, dlib ResNet v1 descriptor,
-normalised to unit length (scores are then cosines, as in backend/recognition/thresholds.py).
+normalised to unit length (scores are then cosines, as in backend/faces/thresholds.py).
 """
 
 from __future__ import annotations

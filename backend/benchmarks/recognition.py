@@ -1,6 +1,6 @@
 """End-to-end latency of live recognition: capture time of a frame -> alert event on a WebSocket.
 
-    .venv/backend/bin/python -m backend.recognition.benchmark [--max-cameras 64] [--seconds 20] [--workers 1]
+    .venv/backend/bin/python -m backend.benchmarks.recognition [--max-cameras 64] [--seconds 20] [--workers 1]
 
 Self-contained: it starts its own stack with the devstack code (test profile, data in
 var/bench/live, ports 8720-8732 unless FR_TEST_* say otherwise), on a fresh database, and stops
@@ -527,8 +527,8 @@ class Bench:
         """One JPEG per camera slot (slot i shows identity i % K), each scored once against the list."""
         import cv2
 
-        from backend.recognition.demo_compose import DemoIdentity, background_frames, cutout, face_paste
-        from backend.recognition.inference_client import get_client
+        from backend.demo.compose import DemoIdentity, background_frames, cutout, face_paste
+        from backend.faces.inference_client import get_client
         from backend.watchlists.search import template_search
 
         client = get_client()

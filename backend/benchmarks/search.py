@@ -1,6 +1,6 @@
 """1:N template search in PostgreSQL + pgvector: latency and recall of the candidate designs.
 
-    nice -n 15 .venv/backend/bin/python -m backend.watchlists.benchmark --sizes 10000,100000,1000000 [--queries 200]
+    nice -n 15 .venv/backend/bin/python -m backend.benchmarks.search --sizes 10000,100000,1000000 [--queries 200]
     (--ef 40,100,200,400,1000: ef_search values of the HNSW rows; --reuse --keep-data: keep the
     loaded schemas in var/bench/pg and reuse them, with their recorded build figures, next time)
 
@@ -51,8 +51,8 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from backend.devstack.processes import ManagedProcess
-from backend.devstack.services import _give_to, _postgres_bin, _postgres_user
-from backend.recognition.thresholds import DEFAULT_MATCH_THRESHOLD, DEFAULT_THRESHOLD_MODEL_VERSION
+from backend.devstack.services import give_to, postgres_bin, postgres_user
+from backend.faces.thresholds import DEFAULT_MATCH_THRESHOLD, DEFAULT_THRESHOLD_MODEL_VERSION
 
 ROOT = Path(__file__).resolve().parents[2]
 DIM = 128
@@ -276,17 +276,17 @@ def make_queries(
 # --- PostgreSQL ---------------------------------------------------------------------------------
 @contextlib.contextmanager
 def postgres(pgdata: Path, port: int) -> Iterator[None]:
-    user = _postgres_user()
+    user = postgres_user()
     if not (pgdata / "PG_VERSION").exists():
         pgdata.mkdir(parents=True, exist_ok=True)
-        _give_to(pgdata, user)
+        give_to(pgdata, user)
         subprocess.run(  # noqa: S603
-            [str(_postgres_bin() / "initdb"), "-D", str(pgdata), "-U", "postgres", "--auth=trust", "--no-locale"],
+            [str(postgres_bin() / "initdb"), "-D", str(pgdata), "-U", "postgres", "--auth=trust", "--no-locale"],
             user=user,
             check=True,
             capture_output=True,
         )
-    _give_to(pgdata, user)
+    give_to(pgdata, user)
     settings = {
         "shared_buffers": "2GB",
         "maintenance_work_mem": "2GB",
@@ -296,7 +296,7 @@ def postgres(pgdata: Path, port: int) -> Iterator[None]:
         "fsync": "off",  # scratch data: faster loads, no effect on read latency
         "synchronous_commit": "off",
     }
-    argv = [str(_postgres_bin() / "postgres"), "-D", str(pgdata), "-p", str(port), "-h", "127.0.0.1", "-k", str(pgdata)]
+    argv = [str(postgres_bin() / "postgres"), "-D", str(pgdata), "-p", str(port), "-h", "127.0.0.1", "-k", str(pgdata)]
     for key, value in settings.items():
         argv += ["-c", f"{key}={value}"]
     process = ManagedProcess(

@@ -25,7 +25,7 @@ from typing import Any, Literal, Protocol, overload
 
 import numpy as np
 
-from backend.recognition.errors import InferenceError, InferenceUnavailable, InvalidImage
+from backend.faces.errors import InferenceError, InferenceUnavailable, InvalidImage
 
 logger = logging.getLogger(__name__)
 

@@ -4,7 +4,10 @@
 a role, the second factor where the role needs it (the HTTP middleware of django-otp does not run
 for WebSockets, so the session's verified device is checked here), and a matrix rule for the
 route ("ws:<name>", method CONNECT). The origin check is done before, in backend/asgi.py
-(AllowedHostsOriginValidator). Unknown message types are dropped (fail closed)."""
+(AllowedHostsOriginValidator). Unknown message types are dropped (fail closed).
+
+It lives in accounts because the guard is made of accounts' rules (second factor, matrix); core
+imports no app."""
 
 from __future__ import annotations
 
@@ -14,7 +17,7 @@ from typing import Any
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from backend.accounts.permissions import is_allowed
+from .permissions import is_allowed
 
 logger = logging.getLogger(__name__)
 
@@ -28,7 +31,7 @@ def _connect_decision(scope: dict[str, Any], route: str) -> int | None:
     from django_otp import DEVICE_ID_SESSION_KEY
     from django_otp.models import Device
 
-    from backend.accounts.otp import second_factor_required
+    from .otp import second_factor_required
 
     user = scope.get("user")
     if user is None or not user.is_authenticated or not user.is_active:

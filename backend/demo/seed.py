@@ -28,14 +28,15 @@ from backend.accounts.roles import Role
 from backend.accounts.services import user_create
 from backend.audit.services import audit_record
 from backend.cameras import services as cameras
-from backend.cameras.models import Camera, Zone
+from backend.cameras.models import Camera
 from backend.cameras.places import place_by_slug
 from backend.core.errors import ApplicationError
 from backend.operations.services import operation_seed_demo
 from backend.watchlists import services as watchlists
 from backend.watchlists.models import Subject, Watchlist
+from backend.zones.models import Zone
 
-from .demo_compose import DEMO_IDENTITIES, DemoIdentity, composed_url
+from .compose import DEMO_IDENTITIES, DemoIdentity, composed_url
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +52,7 @@ LISTING_DAYS = 365
 # frames. A demo whose first alert is a stranger would teach the wrong lesson.
 WATCHLIST_THRESHOLD = 0.94
 # Six demo cameras at 1 fps keep a 2-core laptop's frame-to-alert time well under a second (at 2 fps
-# the recognition queue backs up there: backend/recognition/benchmark.py).
+# the recognition queue backs up there: backend/benchmarks/recognition.py).
 SAMPLE_FPS = 1.0
 DEMO_NOTICE = (
     "DEMO DATA from public face datasets (../shared/datasets, see its README): these are not real "
