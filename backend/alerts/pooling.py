@@ -10,7 +10,8 @@ watchlist's threshold minus POOL_SLACK. An alert is raised when either
 
 Hits live in Redis (score, time, frame id, box and place; never a crop or a template) for the
 length of a track only. The pure rule is `pool_decide`, unit-tested; `track_add` is the shared
-state (the live-state Redis), guarded by a short Redis lock because two workers may process frames of one camera at once.
+state (in the live-state Redis), guarded by a short Redis lock because two workers may process
+frames of one camera at once.
 """
 
 from __future__ import annotations

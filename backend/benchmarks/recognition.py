@@ -26,7 +26,7 @@ What it does:
    had to shed or drop frames), or at --max-cameras.
 
 Cameras are created with sample_fps --sample-fps (default 1, the rate they push at); the
-sampling slot allows 10% of jitter (recognition/frames.py), so on-time frames are not refused.
+sampling slot allows 10% of jitter (recognition/intake.py), so on-time frames are not refused.
 """
 
 from __future__ import annotations

@@ -69,9 +69,9 @@ def check_redis(url: str, timeout_s: float = 1.0) -> CheckResult:
 def check_triton(
     url: str,
     required_models: Iterable[str],
-    timeout_s: float = 2.0,
     *,
-    breaker_state: Callable[[], str] = lambda: "unknown",
+    breaker_state: Callable[[], str],
+    timeout_s: float = 2.0,
 ) -> CheckResult:
     """Triton is live and every required model READY; `breaker_state` tells the state of this
     process's inference circuit breaker (an open breaker is unhealthy even when Triton answers)."""
