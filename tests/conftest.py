@@ -35,6 +35,17 @@ def free_port() -> int:
 
 
 @pytest.fixture(autouse=True)
+def _fresh_recognition_context() -> Iterator[None]:
+    """Each test starts without cached recognition contexts: primary keys restart after a flush,
+    and a camera id of an earlier test must not bring that test's operations along."""
+    from backend.recognition.context import context_cache_clear
+
+    context_cache_clear()
+    yield
+    context_cache_clear()
+
+
+@pytest.fixture(autouse=True)
 def _fresh_channel_layer() -> Iterator[None]:
     """Each test gets its own channel-layer object. The layer is process-global and keeps Redis
     connection pools per event loop; tests run many short-lived loops (asyncio.run in a thread,

@@ -29,8 +29,8 @@ from backend.audit.services import audit_record_system
 from backend.cameras.health import camera_health_update
 from backend.cameras.models import Camera
 from backend.cameras.services import camera_by_push_token
-from backend.operations.selectors import operations_active_for_camera
 
+from .context import camera_context
 from .intake import frame_submit
 
 logger = logging.getLogger(__name__)
@@ -82,7 +82,7 @@ class FramePushView(APIView):
             return _refusal(413, "frame_too_large", f"A frame may be at most {settings.FRAME_MAX_BYTES} bytes.")
         if not body.startswith(JPEG_MAGIC):
             return _refusal(415, "not_jpeg", "The body must be one JPEG image.")
-        if not operations_active_for_camera(camera=camera):
+        if not camera_context(camera.pk).operations:  # cached per process (context.py)
             return _refusal(409, "no_active_operation", "No active operation covers this camera.")
         now = time.time()
         captured_at = _float_header(request, "HTTP_X_CAPTURED_AT")

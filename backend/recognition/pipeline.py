@@ -21,11 +21,9 @@ from backend.cameras.models import Camera
 from backend.core import metrics
 from backend.faces.errors import InferenceError, InferenceUnavailable, InvalidImage
 from backend.faces.inference_client import Face, get_client
-from backend.operations.models import Operation
-from backend.operations.selectors import operations_active_for_camera
-from backend.watchlists.models import Watchlist
 from backend.watchlists.search import template_search
 
+from .context import camera_context
 from .frames import frame_forget, frame_take
 
 logger = logging.getLogger(__name__)
@@ -64,9 +62,8 @@ def frame_process(
     jpeg = frame_take(frame_id)
     if jpeg is None:
         return _dropped("expired")  # TTL passed, or a redelivered task after the frame was processed
-    camera = Camera.objects.select_related("zone").filter(pk=camera_id, enabled=True).first()
-    operations = operations_active_for_camera(camera=camera) if camera is not None else []
-    watchlists = _watchlists_of(operations)
+    context = camera_context(camera_id)  # cached per process, invalidated on change (context.py)
+    camera, watchlists = context.camera, list(context.watchlists)
     if camera is None or not watchlists:
         frame_forget(frame_id)
         return _dropped("no_operation")
@@ -108,7 +105,7 @@ def frame_process(
             longitude=position[1],
         )
         watchlist = next(w for w in watchlists if w.pk == best.watchlist_id)
-        operation = next(op for op in operations if any(w.pk == watchlist.pk for w in op.watchlists.all()))
+        operation = context.operation_for(watchlist.pk)
         evidence = Evidence(
             subject_id=best.subject_id,
             watchlist=watchlist,
@@ -130,15 +127,6 @@ def _record(outcome: FrameOutcome, evidence: Evidence, rule: PoolRule) -> None:
     alert, created = match_record(evidence, rule=rule)
     if alert is not None:
         (outcome.alerts_created if created else outcome.alerts_extended).append(alert.pk)
-
-
-def _watchlists_of(operations: list[Operation]) -> list[Watchlist]:
-    seen: dict[int, Watchlist] = {}
-    for operation in operations:
-        for watchlist in operation.watchlists.all():
-            if watchlist.active:
-                seen.setdefault(watchlist.pk, watchlist)
-    return list(seen.values())
 
 
 def _detect(jpeg: bytes, camera: Camera) -> list[Face] | None:

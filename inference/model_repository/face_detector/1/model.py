@@ -26,6 +26,8 @@ class TritonPythonModel:
         # One instance on a shared CPU: keep ONNX Runtime from spawning a thread per core.
         options.intra_op_num_threads = int(params.get("intra_op_num_threads", "1"))
         options.inter_op_num_threads = 1
+        # Spinning intra-op threads burn the other core while they wait for work (config.pbtxt).
+        options.add_session_config_entry("session.intra_op.allow_spinning", params.get("allow_spinning", "1"))
         path = Path(args["model_repository"]) / args["model_version"] / "model.onnx"
         self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
