@@ -53,7 +53,7 @@ class CameraContext:
 
 @dataclass
 class _Entry:
-    generations: tuple[bytes | None, bytes | None]
+    generations: tuple[bytes | str | None, bytes | str | None]
     context: CameraContext
     expires_at: float  # time.time()
 
@@ -110,7 +110,7 @@ def context_cache_clear() -> None:
         _entries.clear()
 
 
-def _generations(camera_id: int) -> tuple[bytes | None, bytes | None] | None:
+def _generations(camera_id: int) -> tuple[bytes | str | None, bytes | str | None] | None:
     try:
         values = live_redis().mget([GLOBAL_GENERATION_KEY, camera_key(camera_id)])
     except Exception:

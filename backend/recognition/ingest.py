@@ -179,14 +179,15 @@ class CameraRunner(threading.Thread):
         report: Callable[[int, HealthReport], None],
         *,
         health_interval_s: float = HEALTH_INTERVAL_S,
-        source_factory: Callable[[str, str], FrameSource] = source_for,
+        source_factory: Callable[[str, str], FrameSource] | None = None,
         submit: Callable[..., FrameSubmission] = frame_submit,
     ) -> None:
         super().__init__(name=f"ingest-camera-{spec.camera_id}", daemon=True)
         self.spec = spec
         self._report = report
         self._health_interval_s = health_interval_s
-        self._source_factory = source_factory
+        # Video sources decode only what the camera's sampling needs (decode.py).
+        self._source_factory = source_factory or (lambda kind, url: source_for(kind, url, sample_fps=spec.sample_fps))
         self._submit = submit
         self._stopping = threading.Event()
         self.backoff = Backoff()

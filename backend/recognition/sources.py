@@ -12,7 +12,6 @@ contain the stream URL, which may hold credentials (rtsp://user:password@host/..
 from __future__ import annotations
 
 import logging
-import os
 import socket
 import ssl
 import threading
@@ -23,11 +22,16 @@ from pathlib import Path
 from typing import Protocol
 from urllib.parse import urlsplit
 
+import av
+import av.container
+import av.video
 import cv2
 import numpy as np
 import requests
 from django.conf import settings
 from prometheus_client import Counter
+
+from .decode import SampledDecoder, video_stream
 
 logger = logging.getLogger(__name__)
 
@@ -123,18 +127,20 @@ def _tcp_check(url: str, timeout_s: float) -> str | None:
         return network_reason(error)
 
 
-def _ffmpeg_options_default() -> None:
+def _rtsp_options(url: str) -> dict[str, str]:
     # RTSP over TCP: with the default (UDP) transport the first read fails behind NAT and loses
-    # packets under load (ENVIRONMENT.md). An operator's own setting wins.
-    os.environ.setdefault("OPENCV_FFMPEG_CAPTURE_OPTIONS", "rtsp_transport;tcp")
+    # packets under load (ENVIRONMENT.md).
+    return {"rtsp_transport": "tcp"} if urlsplit(url).scheme.lower().startswith("rtsp") else {}
 
 
 class StreamSource:
-    """RTSP (and any other URL FFmpeg opens: rtsps, rtmp, HTTP MJPEG or HLS) through OpenCV.
+    """RTSP (and any other URL FFmpeg opens: rtsps, rtmp, HTTP MJPEG or HLS) through PyAV.
 
-    A reader thread grabs (demuxes and decodes) every frame as it arrives, so nothing piles up in
-    the socket or the decoder; only the frame that follows a `read()` request is converted to BGR
-    and handed over. Every other frame is skipped and counted."""
+    A reader thread demuxes every packet as it arrives, so nothing piles up in the socket, and
+    decodes only what sampling needs (decode.py: keyframes alone when the stream's keyframe
+    interval fits the camera's sample interval). Only the frame that follows a `read()` request
+    (or, keyframes only, the newest keyframe not yet handed over) is converted to BGR; every other
+    frame is skipped and counted."""
 
     kind = "rtsp"
 
@@ -142,6 +148,7 @@ class StreamSource:
         self,
         url: str,
         *,
+        sample_fps: float | None = None,
         open_timeout_s: float = OPEN_TIMEOUT_S,
         read_timeout_s: float = READ_TIMEOUT_S,
         read_wait_s: float = READ_WAIT_S,
@@ -149,76 +156,105 @@ class StreamSource:
         self._url = url
         scheme = urlsplit(url).scheme.lower()
         self._what = "RTSP stream" if scheme.startswith("rtsp") else "video stream"
+        self._sample_interval_s = 1.0 / sample_fps if sample_fps else None
         self._open_timeout_s = open_timeout_s
         self._read_timeout_s = read_timeout_s
         self._read_wait_s = read_wait_s
         self._cond = threading.Condition()
         self._want = False
         self._frame: Frame | None = None
+        self._keyframe: tuple[av.VideoFrame, float] | None = None  # newest not handed over
         self._failed = False
         self._closing = False
         self._thread: threading.Thread | None = None
+        self.decoder: SampledDecoder | None = None
         self.skipped = 0
 
     def open(self) -> None:
-        _ffmpeg_options_default()
         reason = _tcp_check(self._url, self._open_timeout_s)
         if reason:
             raise SourceError(f"Cannot open the {self._what} ({reason}).")
-        capture = cv2.VideoCapture(
-            self._url,
-            cv2.CAP_FFMPEG,
-            [
-                cv2.CAP_PROP_OPEN_TIMEOUT_MSEC,
-                int(self._open_timeout_s * 1000),
-                cv2.CAP_PROP_READ_TIMEOUT_MSEC,
-                int(self._read_timeout_s * 1000),
-            ],
-        )
-        if not capture.isOpened():
-            capture.release()
+        try:
+            container = av.open(
+                self._url,
+                options=_rtsp_options(self._url),
+                timeout=(self._open_timeout_s, self._read_timeout_s),
+            )
+        except (av.FFmpegError, OSError):
+            raise SourceError(f"Cannot open the {self._what} (the server sent no playable video).") from None
+        stream = video_stream(container)
+        if stream is None:
+            container.close()
             raise SourceError(f"Cannot open the {self._what} (the server sent no playable video).")
-        self._thread = threading.Thread(target=self._reader, args=(capture,), name="ingest-reader", daemon=True)
+        self.decoder = SampledDecoder(stream, sample_interval_s=self._sample_interval_s, kind=self.kind)
+        self._thread = threading.Thread(
+            target=self._reader, args=(container, stream), name="ingest-reader", daemon=True
+        )
         self._thread.start()
 
-    def _reader(self, capture: cv2.VideoCapture) -> None:
+    def _reader(self, container: av.container.InputContainer, stream: av.video.stream.VideoStream) -> None:
+        assert self.decoder is not None
         try:
-            while not self._closing:
-                grabbed = capture.grab()
-                grabbed_at = time.time()
-                if not grabbed:
+            for packet in container.demux(stream):
+                if self._closing:
                     break
-                with self._cond:
-                    if not self._want:
-                        self.skipped += 1
-                        FRAMES_SKIPPED.labels(self.kind).inc()
-                        continue
-                    ok, image = capture.retrieve()
-                    if ok and image is not None:
-                        self._frame, self._want = Frame(image, grabbed_at), False
-                        self._cond.notify_all()
+                try:
+                    frames = self.decoder.decode(packet)
+                except av.FFmpegError:
+                    continue  # a damaged packet: the next keyframe recovers
+                if frames:
+                    self._offer(frames[-1], time.time(), dropped=len(frames) - 1)
+        except (av.FFmpegError, OSError):
+            pass  # the stream failed or timed out: read() says so
         finally:
-            capture.release()  # by the thread that uses it: never while a grab() is running
+            container.close()  # by the thread that uses it: never while a demux is running
             with self._cond:
                 self._failed = True
                 self._cond.notify_all()
+
+    def _offer(self, frame: av.VideoFrame, arrived_at: float, *, dropped: int) -> None:
+        assert self.decoder is not None
+        with self._cond:
+            self._skip(dropped)
+            if not self._want:
+                if self.decoder.keyframes_only:  # kept unconverted: the next read() takes it
+                    if self._keyframe is not None:
+                        self._skip(1)
+                    self._keyframe = (frame, arrived_at)
+                else:
+                    self._skip(1)
+                return
+            self._frame, self._want, self._keyframe = Frame(_bgr(frame), arrived_at), False, None
+            self._cond.notify_all()
+
+    def _skip(self, count: int) -> None:
+        if count > 0:
+            self.skipped += count
+            FRAMES_SKIPPED.labels(self.kind).inc(count)
 
     def read(self) -> Frame | None:
         with self._cond:
             if self._failed:
                 raise SourceError(f"The {self._what} stopped sending video.")
+            if self._keyframe is not None:  # keyframes only: the newest one nobody has seen yet
+                (frame, arrived_at), self._keyframe = self._keyframe, None
+                return Frame(_bgr(frame), arrived_at)
             self._want, self._frame = True, None
             self._cond.wait_for(lambda: self._frame is not None or self._failed, timeout=self._read_wait_s)
-            frame, self._frame = self._frame, None
-            if frame is None and self._failed:
+            frame_ready, self._frame = self._frame, None
+            if frame_ready is None and self._failed:
                 raise SourceError(f"The {self._what} stopped sending video.")
-            return frame
+            return frame_ready
 
     def close(self) -> None:
         self._closing = True
         if self._thread is not None:
-            # A grab() can block up to the read timeout; the thread releases the capture itself.
+            # A demux can block up to the read timeout; the thread closes the container itself.
             self._thread.join(timeout=self._read_timeout_s + 1.0)
+
+
+def _bgr(frame: av.VideoFrame) -> np.ndarray:
+    return frame.to_ndarray(format="bgr24")
 
 
 class SnapshotSource:
@@ -279,81 +315,145 @@ def file_path_resolve(url: str, datasets_dir: Path | None = None) -> Path:
 
 class FileSource:
     """Replays a video file in a loop at its native frame rate, in real time: read() gives the
-    frame the file shows now, as if it had been playing since open(); frames in between are
-    decoded and skipped, like a live camera's."""
+    newest frame the file shows now, as if it had been playing since open(). Packets in between
+    are demuxed and decoded only as far as sampling needs (decode.py), like a live camera's."""
 
     kind = "file"
 
-    def __init__(self, url: str, *, datasets_dir: Path | None = None, read_wait_s: float = READ_WAIT_S) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        sample_fps: float | None = None,
+        datasets_dir: Path | None = None,
+        read_wait_s: float = READ_WAIT_S,
+    ) -> None:
         self._path = file_path_resolve(url, datasets_dir)
+        self._sample_interval_s = 1.0 / sample_fps if sample_fps else None
         self._read_wait_s = read_wait_s
-        self._capture: cv2.VideoCapture | None = None
+        self._container: av.container.InputContainer | None = None
+        self._packets: Iterator[av.Packet] | None = None
+        self._pending: tuple[float, av.Packet] | None = None  # demuxed, not yet due
+        self.decoder: SampledDecoder | None = None
         self.fps = FILE_FALLBACK_FPS
-        self._started = 0.0  # monotonic time at which frame 0 of the current lap shows
-        self._next = 0  # index of the next frame grab() gives
-        self._last = -1  # index of the last frame read() returned
+        self._started = 0.0  # monotonic time at which the current lap's time 0 shows
+        self._lap_s = 0.0  # how long the current lap has shown so far (its last packet's end)
+        self._index = 0  # packets of this lap (time of a packet without a timestamp)
+        self._last_shown = -1.0  # lap time of the last frame read() returned
         self.skipped = 0
 
-    def _capture_open(self) -> cv2.VideoCapture:
-        capture = cv2.VideoCapture(str(self._path), cv2.CAP_FFMPEG)
-        if not capture.isOpened():
-            capture.release()
+    def _container_open(self) -> None:
+        try:
+            container = av.open(str(self._path))
+        except (av.FFmpegError, OSError):
+            raise SourceError("Cannot open the video file (not a video that FFmpeg reads).") from None
+        stream = video_stream(container)
+        if stream is None:
+            container.close()
             raise SourceError("Cannot open the video file (not a video that FFmpeg reads).")
-        return capture
+        rate = float(stream.average_rate or stream.guessed_rate or 0.0)
+        self.fps = rate if 0.5 <= rate <= 240 else FILE_FALLBACK_FPS
+        self._container, self._packets = container, container.demux(stream)
+        self._first_pts: float | None = None
+        self.decoder = SampledDecoder(stream, sample_interval_s=self._sample_interval_s, kind=self.kind)
+        self._pending, self._index, self._at_end = None, 0, False
 
     def open(self) -> None:
         if not self._path.is_file():
             raise SourceError("The video file does not exist.")
-        self._capture = self._capture_open()
-        fps = float(self._capture.get(cv2.CAP_PROP_FPS) or 0.0)
-        self.fps = fps if 0.5 <= fps <= 240 else FILE_FALLBACK_FPS
-        self._started, self._next, self._last = time.monotonic(), 0, -1
+        self._container_open()
+        self._started, self._last_shown, self._lap_s = time.monotonic(), -1.0, 0.0
 
-    def _playhead(self) -> int:
-        return int((time.monotonic() - self._started) * self.fps)
+    def _next_packet(self) -> tuple[float, av.Packet] | None:
+        """The next packet and its time in the lap; None at the end of the file."""
+        assert self._packets is not None and self.decoder is not None
+        for packet in self._packets:
+            if packet.size == 0:
+                continue
+            at = self.decoder.packet_time(packet)
+            if at is None:
+                at = self._index / self.fps
+            else:
+                self._first_pts = at if self._first_pts is None else self._first_pts
+                at -= self._first_pts
+            self._index += 1
+            return at, packet
+        return None
 
     def _rewind(self) -> None:
         """End of the file: the next lap starts where this one ended."""
-        if self._next == 0:
+        if self._index == 0:
             raise SourceError("The video file has no readable frames.")
-        assert self._capture is not None
-        self._capture.release()
-        self._capture = self._capture_open()
-        lap = self._next
-        self._started += lap / self.fps
-        self._next, self._last = 0, self._last - lap
+        lap = self._lap_s + 1.0 / self.fps
+        self.close()
+        self._container_open()
+        self._started += lap
+        self._last_shown -= lap
+        self._lap_s = 0.0
 
     def read(self) -> Frame | None:
-        if self._capture is None:
+        if self._container is None or self.decoder is None:
             raise SourceError("The video file is not open.")
-        target = self._playhead()
-        if target <= self._last:  # the file has not moved on yet: wait for its next frame
-            wait = self._started + (self._last + 1) / self.fps - time.monotonic()
-            if wait > self._read_wait_s:
+        deadline = time.monotonic() + self._read_wait_s
+        while True:
+            playhead = time.monotonic() - self._started
+            newest = self._decode_until(playhead)
+            if newest is not None:
+                at, frame = newest
+                self._last_shown = at
+                try:
+                    image = frame.to_ndarray(format="bgr24")
+                except (av.FFmpegError, ValueError):
+                    raise FrameDecodeError("A frame of the video file could not be decoded.") from None
+                return Frame(image, time.time() - (playhead - at))
+            # Nothing new shows yet: wait for the next packet's time (or give up for now).
+            upcoming = self._pending[0] if self._pending else playhead + 1.0 / self.fps
+            wait = self._started + upcoming - time.monotonic()
+            if time.monotonic() + max(wait, 0.0) > deadline:
                 return None
             time.sleep(max(0.0, wait))
-            target = max(self._playhead(), self._last + 1)
+
+    def _decode_until(self, playhead: float) -> tuple[float, av.VideoFrame] | None:
+        """Feeds every packet due by `playhead`; the newest frame decoded past the last one shown."""
+        assert self.decoder is not None
+        newest: tuple[float, av.VideoFrame] | None = None
         while True:
-            if not self._capture.grab():
+            item = self._pending or (None if self._at_end else self._next_packet())
+            self._pending = None
+            if item is None:
+                if newest is not None:  # the lap's last frame first; the next read() rewinds
+                    self._at_end = True
+                    return newest
                 self._rewind()
-                target = max(self._playhead(), self._last + 1)
+                playhead = time.monotonic() - self._started
                 continue
-            grabbed_at = time.time()
-            self._next += 1
-            if self._next - 1 < target:
-                self.skipped += 1
-                FRAMES_SKIPPED.labels(self.kind).inc()
-                continue
-            ok, image = self._capture.retrieve()
-            if not ok or image is None:
-                raise FrameDecodeError("A frame of the video file could not be decoded.")
-            self._last = self._next - 1
-            return Frame(image, grabbed_at)
+            at, packet = item
+            if at > playhead:
+                self._pending = item
+                return newest
+            self._lap_s = max(self._lap_s, at)
+            try:
+                frames = self.decoder.decode(packet)
+            except av.FFmpegError:
+                raise FrameDecodeError("A frame of the video file could not be decoded.") from None
+            shown = self._frame_time(frames[-1], at) if frames else at
+            if frames and shown > self._last_shown:
+                if newest is not None:
+                    self.skipped += 1
+                    FRAMES_SKIPPED.labels(self.kind).inc()
+                newest = (shown, frames[-1])
+
+    def _frame_time(self, frame: av.VideoFrame, packet_at: float) -> float:
+        """When a decoded frame shows in the lap: its own timestamp (a decoder that reorders
+        gives frames later than their packets), else its packet's."""
+        if frame.pts is None or frame.time_base is None or self._first_pts is None:
+            return packet_at
+        return float(frame.pts * frame.time_base) - self._first_pts
 
     def close(self) -> None:
-        if self._capture is not None:
-            self._capture.release()
-            self._capture = None
+        if self._container is not None:
+            self._container.close()
+            self._container, self._packets = None, None
 
 
 Composer = Callable[[str], Iterator[np.ndarray]]
@@ -409,13 +509,14 @@ class ComposedSource:
 SOURCE_KINDS = ("rtsp", "snapshot", "file", "composed")  # Camera.StreamKind values ingest reads
 
 
-def source_for(stream_kind: str, url: str) -> FrameSource:
+def source_for(stream_kind: str, url: str, *, sample_fps: float | None = None) -> FrameSource:
+    """`sample_fps`: how often ingest samples the camera; video sources decode only what it needs."""
     if stream_kind == "rtsp":
-        return StreamSource(url)
+        return StreamSource(url, sample_fps=sample_fps)
     if stream_kind == "snapshot":
         return SnapshotSource(url)
     if stream_kind == "file":
-        return FileSource(url)
+        return FileSource(url, sample_fps=sample_fps)
     if stream_kind == "composed":
         return ComposedSource(url)
     raise ValueError(f"ingest does not read stream kind {stream_kind!r}")

@@ -19,10 +19,12 @@ import pytest
 import redis
 from django.conf import settings
 
+from backend.benchmarks.decode import Clip, clip_make
 from backend.cameras.models import Camera
 from backend.core.live_state import live_redis
 from backend.devstack import services as devstack_services
 from backend.recognition.ingest import CameraRunner, IngestWorker
+from backend.recognition.sources import StreamSource
 from tests.conftest import _test_database_env, free_port
 from tests.factories import camera_make, operation_make, watchlist_make
 
@@ -131,36 +133,43 @@ def gst_missing() -> str | None:
 
 
 @pytest.fixture
-def rtsp_server(datasets_dir: Path, tmp_path: Path) -> Iterator[str]:
-    """A real RTSP camera: scripts/rtsp_server.py looping a dataset clip. Yields its URL."""
+def rtsp_serve(tmp_path: Path) -> Iterator[Callable[[Path], str]]:
+    """Starts real RTSP cameras: scripts/rtsp_server.py looping a video file. Gives their URLs."""
     missing = gst_missing()
     if missing:
         pytest.skip(
             f"{missing}: as root, apt-get install python3-gi gir1.2-gst-rtsp-server-1.0 "
             "gstreamer1.0-plugins-{base,good,bad,ugly} gstreamer1.0-libav (scripts/setup.sh does)"
         )
-    port = free_port()
-    with open(tmp_path / "rtsp-server.log", "wb") as log:
-        argv = [SYSTEM_PYTHON, str(ROOT / "scripts" / "rtsp_server.py"), "--port", str(port), "--path", "/cam"]
-        server = subprocess.Popen(
-            [*argv, "--file", str(datasets_dir / RTSP_CLIP)],
-            stdout=subprocess.PIPE,
-            stderr=log,
-            text=True,
-        )
-    try:
+    servers: list[subprocess.Popen[str]] = []
+
+    def serve(video: Path) -> str:
+        port = free_port()
+        log_path = tmp_path / f"rtsp-server-{port}.log"
+        with open(log_path, "wb") as log:
+            argv = [SYSTEM_PYTHON, str(ROOT / "scripts" / "rtsp_server.py"), "--port", str(port), "--path", "/cam"]
+            server = subprocess.Popen([*argv, "--file", str(video)], stdout=subprocess.PIPE, stderr=log, text=True)
+        servers.append(server)
         assert server.stdout is not None
         readable, _, _ = select.select([server.stdout], [], [], 20)
         line = server.stdout.readline() if readable else ""
-        assert "ready" in line, f"RTSP server did not start: {(tmp_path / 'rtsp-server.log').read_text()[-2000:]}"
-        yield f"rtsp://127.0.0.1:{port}/cam"
-    finally:
+        assert "ready" in line, f"RTSP server did not start: {log_path.read_text()[-2000:]}"
+        return f"rtsp://127.0.0.1:{port}/cam"
+
+    yield serve
+    for server in servers:
         server.terminate()
         try:
             server.wait(timeout=10)
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait(timeout=5)
+
+
+@pytest.fixture
+def rtsp_server(rtsp_serve: Callable[[Path], str], datasets_dir: Path) -> str:
+    """A real RTSP camera looping a dataset clip (a keyframe every 10 s). Yields its URL."""
+    return rtsp_serve(datasets_dir / RTSP_CLIP)
 
 
 def test_rtsp_camera_frames_are_accepted_and_the_camera_is_online(rtsp_server, deployment, start_worker) -> None:  # type: ignore[no-untyped-def]
@@ -186,6 +195,32 @@ def test_rtsp_camera_frames_are_accepted_and_the_camera_is_online(rtsp_server, d
     # the server is there but has no such stream: a clear error too
     refused = wait_for(health_is(wrong_path, Camera.Health.OFFLINE), what="the wrong path to be offline")
     assert refused.last_error == "Cannot open the RTSP stream (the server sent no playable video)."
+
+
+def test_rtsp_camera_with_a_keyframe_a_second_is_read_from_keyframes_alone(rtsp_serve, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A camera whose keyframe interval fits its sample interval: only keyframes are decoded (the
+    other packets are demuxed and dropped), and a sample still comes about once a second, fresh."""
+    clip = Clip(tmp_path / "gop1.mp4", 640, 360, gop_s=1, seconds=6)
+    clip_make(clip)
+    source = StreamSource(rtsp_serve(clip.path), sample_fps=1.0)
+    source.open()
+    try:
+        frames = []
+        deadline = time.monotonic() + 20
+        while len(frames) < 5 and time.monotonic() < deadline:
+            frame = source.read()
+            if frame is not None:
+                frames.append(frame)
+                assert time.time() - frame.captured_at < 1.5  # newest keyframe, not a queue
+            time.sleep(0.9)
+    finally:
+        source.close()
+    assert len(frames) == 5 and all(f.image.shape == (360, 640, 3) for f in frames)
+    assert source.decoder is not None and source.decoder.keyframes_only
+    assert source.decoder.keyframe_interval_s == pytest.approx(1.0, abs=0.05)
+    stats = source.decoder.stats
+    # after the first keyframe interval (decoded whole, to measure it) about 1 in 25 is decoded
+    assert stats.undecoded > 2 * stats.decoded, stats
 
 
 def test_unreachable_rtsp_camera_is_offline_with_a_clear_error_and_the_worker_keeps_running(  # type: ignore[no-untyped-def]
