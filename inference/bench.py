@@ -20,7 +20,11 @@ fresh process that loads only that engine and runs one batch of 32 (and its grow
 interpreter with numpy), and of the served face_embedder's python-backend stub when Triton runs on
 this machine.
 
---part pipeline (the default `all` runs both):
+--part gpu (issue 16): face_pipeline alone at 1280x720 and 1920x1080, batch 1/8/16, frames/s and
+faces/s, and frames/s per GPU (nvidia-smi names the cards; without one it says the figures are of
+Triton on the CPU). Meant for the production image (inference/gpu/ configs) on a GPU machine.
+
+--part pipeline (the default `all` runs it and --part embedder):
 
 Frames: group photos of the shared datasets letterboxed into 640x480 and 1280x720 JPEGs (q90), so
 every frame holds several faces. "batch B" means B requests in flight at once, one frame each: the
@@ -39,6 +43,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import shutil
 import subprocess
 import sys
 import threading
@@ -345,6 +350,45 @@ def bench_embedder(args: argparse.Namespace) -> None:
 # ------------------------------------------------------------------------------------ pipeline
 
 
+GPU_SIZES = ((1280, 720), (1920, 1080))
+
+
+def accelerator_name() -> str:
+    """The GPU(s) nvidia-smi sees, or a note that the server runs on the CPU."""
+    smi = shutil.which("nvidia-smi")
+    if smi is None:
+        return "no GPU on this machine (nvidia-smi absent): figures are of Triton on the CPU"
+    try:
+        out = subprocess.run(  # noqa: S603 (a fixed command found on PATH)
+            [smi, "--query-gpu=name", "--format=csv,noheader"], capture_output=True, text=True, timeout=10
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return "no GPU on this machine (nvidia-smi absent): figures are of Triton on the CPU"
+    names = [line.strip() for line in out.stdout.splitlines() if line.strip()]
+    return f"{len(names)} x {names[0]}" if names else "no GPU visible to nvidia-smi"
+
+
+def bench_gpu(args: argparse.Namespace) -> int:
+    """--part gpu: frames/s and faces/s of face_pipeline at 720p and 1080p, per GPU (issue 16).
+    Run on the GPU machine against the production image (inference/gpu/ configs)."""
+    client = grpcclient.InferenceServerClient(args.url)
+    if not client.is_model_ready("face_pipeline"):
+        print(f"bench: face_pipeline is not ready at {args.url}", file=sys.stderr)
+        return 1
+    gpus = accelerator_name()
+    count = int(gpus.split(" x ")[0]) if " x " in gpus else 1
+    print(f"face_pipeline at {args.url} on {gpus}; {args.frames} frames per row")
+    print(f"{'frame':>9} | {'batch':>5} | {'frames/s':>8} | {'faces/s':>7} | {'frames/s per GPU':>16}")
+    for width, height in GPU_SIZES:
+        frames = make_frames(args.datasets, width, height)
+        run_pipeline(args.url, frames, len(frames), 1)  # warm-up
+        for batch in BATCHES:
+            elapsed, templates, _ = run_pipeline(args.url, frames, args.frames, batch)
+            fps = args.frames / elapsed
+            print(f"{width}x{height:>4} | {batch:>5} | {fps:8.2f} | {templates / elapsed:7.2f} | {fps / count:16.2f}")
+    return 0
+
+
 def bench_pipeline(args: argparse.Namespace) -> int:
     client = grpcclient.InferenceServerClient(args.url)
     if not client.is_model_ready("face_pipeline"):
@@ -389,11 +433,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--url", default="127.0.0.1:8011", help="Triton gRPC host:port")
     parser.add_argument("--datasets", type=Path, default=Path("/work/shared/datasets"))
-    parser.add_argument("--part", choices=("all", "embedder", "pipeline"), default="all")
+    parser.add_argument("--part", choices=("all", "embedder", "pipeline", "gpu"), default="all")
     parser.add_argument("--seconds", type=float, default=5.0, help="embedder: seconds per row (after warm-up)")
     parser.add_argument("--frames", type=int, default=24, help="pipeline: frames per row (after one warm-up pass)")
     args = parser.parse_args(argv)
 
+    if args.part == "gpu":
+        return bench_gpu(args)
     if args.part in ("all", "embedder"):
         bench_embedder(args)
     if args.part in ("all", "pipeline"):

@@ -118,7 +118,8 @@ def _read_pyav(path: Path, sampled: bool) -> Reading:
         handed, next_due = 0, 0.0
         for packet in container.demux(stream):
             for frame in decoder.decode(packet):
-                at = float(frame.pts * frame.time_base) if frame.pts is not None else next_due
+                known = frame.pts is not None and frame.time_base is not None
+                at = float(frame.pts * frame.time_base) if known else next_due  # type: ignore[operator]
                 if at >= next_due - 1e-6:
                     frame.to_ndarray(format="bgr24")
                     handed += 1
