@@ -281,6 +281,11 @@ class StepResult:
     first: list[FirstAlert]
     stages: dict[str, Histogram]
     dropped: dict[str, float]
+    cpu_s: dict[str, float] = field(default_factory=dict)  # CPU seconds per process group (step)
+
+    @property
+    def frames_processed(self) -> float:
+        return self.stages.get("queue", Histogram()).count
 
     @property
     def p95(self) -> float | None:
@@ -291,6 +296,74 @@ class StepResult:
         step that drops frames would look faster than it is)."""
         p95 = self.p95
         return p95 is not None and p95 <= LATENCY_BUDGET_S and not self.shed and not self.dropped
+
+
+TRITON_GROUPS = ("triton server", "triton face_pipeline", "triton face_detector", "triton face_embedder")
+OUTSIDE_GROUPS = ("web", "celery", "postgres", "redis")
+
+
+def process_group(name: str, cmdline: Sequence[str]) -> str:
+    """Which part of the stack a process is (the CPU table's rows)."""
+    text = " ".join(cmdline)
+    if "triton_python_backend_stub" in text or "triton_python_backend_stub" in name:
+        for model in ("face_pipeline", "face_detector", "face_embedder"):
+            if f"/{model}/" in text:
+                return f"triton {model}"
+        return "triton other"
+    if "tritonserver" in name or "tritonserver" in text:
+        return "triton server"
+    if "celery" in text:
+        return "celery"
+    if "daphne" in text:
+        return "web"
+    if name.startswith("postgres") or "postgres" in text.split(" ")[0]:
+        return "postgres"
+    if "valkey" in name or "redis" in name:
+        return "redis"
+    return "other"
+
+
+def process_cpu() -> dict[str, float]:
+    """CPU seconds (user + system) used so far by every process this benchmark started, by group.
+    Process CPU time is what the machine's other load does not inflate much (unlike wall time)."""
+    import psutil
+
+    totals: dict[str, float] = {}
+    for process in psutil.Process().children(recursive=True):
+        try:
+            group = process_group(process.name(), process.cmdline())
+            times = process.cpu_times()
+        except psutil.Error:
+            continue
+        totals[group] = totals.get(group, 0.0) + times.user + times.system
+    return totals
+
+
+def cpu_diff(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    return {group: max(0.0, after.get(group, 0.0) - before.get(group, 0.0)) for group in after}
+
+
+def render_cpu(results: Sequence[StepResult]) -> str:
+    """CPU ms per processed frame, by part of the stack (issue 16's goals: outside Triton <= 10 ms,
+    inside Triton on CPU <= 60 ms per 720p frame)."""
+    groups = [
+        g for g in (*TRITON_GROUPS, "triton other", *OUTSIDE_GROUPS, "other") if any(g in r.cpu_s for r in results)
+    ]
+    lines = [
+        "CPU per processed frame, ms (process CPU time of the stack's processes over the step / frames processed):",
+        "",
+        "| N cams | frames | " + " | ".join(groups) + " | inside Triton | outside Triton |",
+        "|---:|---:|" + "---:|" * (len(groups) + 2),
+    ]
+    for r in results:
+        frames = r.frames_processed
+        if not frames:
+            continue
+        cells = [f"{r.cpu_s.get(g, 0.0) * 1000 / frames:.1f}" for g in groups]
+        inside = sum(v for g, v in r.cpu_s.items() if g.startswith("triton")) * 1000 / frames
+        outside = sum(r.cpu_s.get(g, 0.0) for g in OUTSIDE_GROUPS) * 1000 / frames
+        lines.append(f"| {r.cameras} | {frames:.0f} | " + " | ".join(cells) + f" | {inside:.1f} | {outside:.1f} |")
+    return "\n".join(lines)
 
 
 def _ms(value: float | None) -> str:
@@ -623,9 +696,9 @@ class Bench:
 
     def step(self, world: World, count: int, seconds: int, *, report: bool = True) -> StepResult:
         cameras = self.cameras_make(world, count)
-        before = self.snapshot()
+        before, cpu_before = self.snapshot(), process_cpu()
         frames, events = asyncio.run(self._step_io(world, cameras, seconds))
-        after = self.snapshot()
+        after, cpu_after = self.snapshot(), process_cpu()
         ours = {camera.pk for camera, _ in cameras}
         events = [event for event in events if event.camera_id in ours]
         matching = match_events(frames, events)
@@ -642,6 +715,7 @@ class Bench:
             first=first_alerts(frames, events, matching),
             stages=diff["stages"],
             dropped=diff["dropped"],
+            cpu_s=cpu_diff(cpu_before, cpu_after),
         )
         if report:
             say(
@@ -789,6 +863,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         bench.stop()
     print()
     print(render_tables(results))
+    print()
+    print(render_cpu(results))
     print()
     holding = largest_holding(results)
     print(

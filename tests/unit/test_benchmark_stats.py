@@ -169,3 +169,35 @@ def test_camera_counts_double_up_to_the_maximum() -> None:
     assert camera_counts(4) == [1, 2, 4]
     assert camera_counts(64) == [1, 2, 4, 8, 16, 32, 64]
     assert camera_counts(12) == [1, 2, 4, 8, 12]
+
+
+def test_process_groups_name_the_parts_of_the_stack() -> None:
+    from backend.benchmarks.recognition import process_group
+
+    stub = "/opt/tritonserver/backends/python/triton_python_backend_stub"
+    assert process_group("triton_python_b", [stub, "/repo/inference/model_repository/face_pipeline/1/model.py"]) == (
+        "triton face_pipeline"
+    )
+    assert process_group("tritonserver", ["tritonserver", "--model-repository=/m"]) == "triton server"
+    assert process_group("python", ["/v/bin/python", "-m", "celery", "-A", "backend", "worker"]) == "celery"
+    assert process_group("python", ["/v/bin/python", "-m", "daphne", "backend.asgi:application"]) == "web"
+    assert process_group("postgres", ["/x/bin/postgres", "-D", "/d"]) == "postgres"
+    assert process_group("valkey-server", ["valkey-server", "*:8726"]) == "redis"
+
+
+def test_cpu_per_frame_splits_inside_and_outside_triton() -> None:
+    from backend.benchmarks.recognition import Histogram, StepResult, cpu_diff, render_cpu
+
+    queue = Histogram()
+    queue.count = 100
+    cpu = cpu_diff(
+        {"triton face_detector": 1.0, "celery": 2.0, "web": 0.5},
+        {"triton face_detector": 5.0, "celery": 3.0, "web": 1.0, "postgres": 0.2},
+    )
+    result = StepResult(
+        cameras=8, sent=100, accepted=100, shed=0, other_status=0, events=0, unmatched_events=0,
+        latencies_s=[], first=[], stages={"queue": queue}, dropped={}, cpu_s=cpu,
+    )  # fmt: skip
+    table = render_cpu([result])
+    # inside: 4.0 s / 100 frames = 40 ms; outside: (1.0 + 0.5 + 0.2) s / 100 = 17 ms
+    assert table.splitlines()[-1].endswith("| 40.0 | 17.0 |")
