@@ -13,18 +13,21 @@ from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
+import redis
 
 from backend.alerts.pooling import Hit, PoolRule
 from backend.alerts.raising import Evidence, match_record
 from backend.cameras.health import camera_fault_clear, camera_fault_report
 from backend.cameras.models import Camera
 from backend.core import metrics
+from backend.core.live_state import live_redis
 from backend.faces.errors import InferenceError, InferenceUnavailable, InvalidImage
 from backend.faces.inference_client import Face, get_client
 from backend.watchlists.search import template_search
 
 from .context import camera_context
 from .frames import frame_forget, frame_take
+from .throughput import frame_done_count
 
 logger = logging.getLogger(__name__)
 
@@ -118,8 +121,17 @@ def frame_process(
         )
         _record(outcome, evidence, rule)
     frame_forget(frame_id)
+    _done_count()
     metrics.STAGE_SECONDS.labels("total").observe(time.time() - captured_at)
     return outcome
+
+
+def _done_count() -> None:
+    """One more frame through inference: intake's measure of throughput (throughput.py)."""
+    try:
+        frame_done_count(live_redis())
+    except redis.RedisError:
+        logger.warning("cannot count a processed frame in Redis", exc_info=True)
 
 
 def _record(outcome: FrameOutcome, evidence: Evidence, rule: PoolRule) -> None:
