@@ -5,9 +5,20 @@ from __future__ import annotations
 import os
 
 from celery import Celery
+from celery.signals import task_prerun
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backend.settings.local")
 
 app = Celery("backend")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@task_prerun.connect
+def _database_connections_checked(**kwargs: object) -> None:
+    """Connections are reused across tasks (CELERY_DB_REUSE_MAX): before each task, retire one that
+    failed or outlived CONN_MAX_AGE, the way Django does at the start of each web request, so a
+    database that went away and came back costs one failed frame, not every frame after it."""
+    from django.db import close_old_connections
+
+    close_old_connections()

@@ -11,9 +11,10 @@ Invalidation, so that ending an operation or disabling a camera still stops reco
   watchlists, watchlists themselves) and one per camera (a camera's own row). Saving any of them
   bumps the counter *after the transaction commits* (signals in apps.py), and every frame reads
   the two counters with one MGET (~0.1 ms) and recomputes its context when either moved;
-- a lifetime cap: an entry lives at most CONTEXT_MAX_AGE_S, and never past the end of the
-  earliest active operation's window, so operations that start or end by the clock (no row is
-  saved then) are seen within that cap (their start) or exactly (their end).
+- the clock: an entry never lives past the end of the earliest active operation's window, nor
+  past the start of the next started operation that covers the camera (operations start and end
+  by the clock without any row being saved);
+- a lifetime cap of CONTEXT_MAX_AGE_S for changes made without signals (queryset updates).
 When Redis cannot be read the context is recomputed from the database: correctness first."""
 
 from __future__ import annotations
@@ -23,15 +24,18 @@ import threading
 import time
 from dataclasses import dataclass
 
+from django.db.models import Min
+from django.utils import timezone
+
 from backend.cameras.models import Camera
 from backend.core.live_state import live_redis
 from backend.operations.models import Operation
-from backend.operations.selectors import operations_active_for_camera
+from backend.operations.selectors import operation_covers_q, operations_active_for_camera
 from backend.watchlists.models import Watchlist
 
 logger = logging.getLogger(__name__)
 
-CONTEXT_MAX_AGE_S = 5.0  # how late an operation that starts by the clock may be seen
+CONTEXT_MAX_AGE_S = 60.0  # for changes no signal announces (bulk updates)
 GLOBAL_GENERATION_KEY = "recognition:context-generation"
 _CAMERA_GENERATION_KEY = "recognition:context-generation:camera:{}"
 
@@ -41,6 +45,7 @@ class CameraContext:
     camera: Camera | None  # None: no such camera, or disabled
     operations: tuple[Operation, ...]
     watchlists: tuple[Watchlist, ...]
+    next_start_at: float | None = None  # Unix time an operation covering it starts by the clock
 
     @property
     def searchable(self) -> bool:
@@ -82,17 +87,24 @@ def camera_context(camera_id: int) -> CameraContext:
 
 
 def context_load(camera_id: int) -> CameraContext:
-    """The context straight from the database (three queries)."""
+    """The context straight from the database (four queries)."""
     camera = Camera.objects.select_related("zone").filter(pk=camera_id, enabled=True).first()
     if camera is None:
         return CameraContext(None, (), ())
-    operations = tuple(operations_active_for_camera(camera=camera))
+    now = timezone.now()
+    operations = tuple(operations_active_for_camera(camera=camera, at=now))
+    upcoming = (
+        Operation.objects.filter(status=Operation.Status.ACTIVE, starts_at__gt=now)
+        .filter(operation_covers_q(camera))
+        .aggregate(first=Min("starts_at"))["first"]
+    )
     seen: dict[int, Watchlist] = {}
     for operation in operations:
         for watchlist in operation.watchlists.all():
             if watchlist.active:
                 seen.setdefault(watchlist.pk, watchlist)
-    return CameraContext(camera, operations, tuple(seen.values()))
+    next_start_at = upcoming.timestamp() if upcoming is not None else None
+    return CameraContext(camera, operations, tuple(seen.values()), next_start_at)
 
 
 def context_invalidate(camera_id: int | None = None) -> None:
@@ -121,6 +133,8 @@ def _generations(camera_id: int) -> tuple[bytes | str | None, bytes | str | None
 
 def _expiry(context: CameraContext, now: float) -> float:
     expires_at = now + CONTEXT_MAX_AGE_S
+    if context.next_start_at is not None:
+        expires_at = min(expires_at, context.next_start_at)
     for operation in context.operations:
         expires_at = min(expires_at, operation.ends_at.timestamp())
     return expires_at

@@ -102,6 +102,11 @@ CELERY_RESULT_BACKEND = None  # tasks never return results to callers (STYLE.md:
 CELERY_TASK_ACKS_LATE = True  # a worker that dies mid-task leaves the message for another worker
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Celery's Django fix-up closes every database connection before and after each task unless this is
+# set: a new PostgreSQL connection per frame (~9% of a recognition worker's CPU and a backend
+# process forked per frame, issue 16). Now a worker closes them every 2 x this many tasks, and
+# Django's CONN_MAX_AGE and health checks retire stale or broken ones in between.
+CELERY_DB_REUSE_MAX = 500
 # Redis re-delivers an unacknowledged (acks_late) task after this long. It must exceed the longest
 # task (a bulk import of thousands of photos), or a second worker starts the same job while the
 # first still runs (the importer would not duplicate rows, but the work would be done twice).

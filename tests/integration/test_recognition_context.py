@@ -4,6 +4,8 @@ watchlists, and every change that matters is seen by the very next frame."""
 
 from __future__ import annotations
 
+import time
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -90,6 +92,27 @@ def test_another_process_sees_the_bump(covered) -> None:  # type: ignore[no-unty
     context_cache_clear()
     _, loading = queries_of(lambda: camera_context(covered["camera"].pk))
     assert loading >= 3
+
+
+def test_operations_that_start_and_end_by_the_clock_are_seen_on_time(zones, users_by_role) -> None:  # type: ignore[no-untyped-def]
+    """No row is saved when a window opens or closes: the entry expires exactly then."""
+    supervisor, officer = users_by_role[Role.SUPERVISOR], users_by_role[Role.OFFICER]
+    watchlist = watchlist_make(zone=zones["north"], created_by=supervisor, name="Later")
+    camera = camera_make(zone=zones["north"], stream_kind=Camera.StreamKind.PUSH)
+    operation_make(
+        requested_by=officer,
+        authorised_by=supervisor,
+        watchlists=[watchlist],
+        zones=[zones["north"]],
+        starts_in=timedelta(seconds=1.5),
+        lasts=timedelta(seconds=1.5),
+    )
+    before = camera_context(camera.pk)
+    assert not before.searchable and before.next_start_at is not None
+    time.sleep(1.6)
+    assert camera_context(camera.pk).searchable  # started by the clock
+    time.sleep(1.6)
+    assert not camera_context(camera.pk).searchable  # ended by the clock
 
 
 def test_an_unknown_camera_has_nothing_to_search(db) -> None:  # type: ignore[no-untyped-def]
