@@ -131,9 +131,14 @@ def camera_push_token_rotate(*, camera: Camera, actor: Any, request: HttpRequest
 def camera_by_push_token(*, camera_id: int, key: str) -> Camera | None:
     """The enabled camera whose push token this is, or None (wrong camera, wrong or no token)."""
     camera = Camera.objects.filter(pk=camera_id, enabled=True).select_related("zone").first()
-    if camera is None or not camera.push_token_hash or not key:
-        return None
-    return camera if hmac.compare_digest(camera.push_token_hash, _push_hash(key)) else None
+    return camera if camera is not None and push_token_matches(camera, key) else None
+
+
+def push_token_matches(camera: Camera, key: str) -> bool:
+    """Whether `key` is this camera's push token (constant-time; a camera without one matches none)."""
+    if not camera.push_token_hash or not key:
+        return False
+    return hmac.compare_digest(camera.push_token_hash, _push_hash(key))
 
 
 # --- the camera registry -------------------------------------------------------------------

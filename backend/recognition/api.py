@@ -28,7 +28,8 @@ from rest_framework.views import APIView
 from backend.audit.services import audit_record_system
 from backend.cameras.health import camera_health_update
 from backend.cameras.models import Camera
-from backend.cameras.services import camera_by_push_token
+from backend.cameras.services import push_token_matches
+from backend.core.live_state import live_redis
 
 from .context import camera_context
 from .intake import frame_submit
@@ -70,7 +71,10 @@ class FramePushView(APIView):
     )
     def post(self, request: Request, camera_id: int) -> Response:
         key = _bearer(request)
-        camera = camera_by_push_token(camera_id=camera_id, key=key) if key else None
+        # The camera and its operations from the per-process cache (context.py): a push costs no
+        # database query. A token rotation or a disabled camera invalidates it at once.
+        context = camera_context(camera_id)
+        camera = context.camera if context.camera is not None and push_token_matches(context.camera, key) else None
         if camera is None or camera.stream_kind != Camera.StreamKind.PUSH:
             _refusal_audit(camera_id, reason="missing token" if not key else "wrong token or camera")
             return _refusal(401, "invalid_push_token", "The camera's push token is missing or wrong.")
@@ -82,7 +86,7 @@ class FramePushView(APIView):
             return _refusal(413, "frame_too_large", f"A frame may be at most {settings.FRAME_MAX_BYTES} bytes.")
         if not body.startswith(JPEG_MAGIC):
             return _refusal(415, "not_jpeg", "The body must be one JPEG image.")
-        if not camera_context(camera.pk).operations:  # cached per process (context.py)
+        if not context.operations:
             return _refusal(409, "no_active_operation", "No active operation covers this camera.")
         now = time.time()
         captured_at = _float_header(request, "HTTP_X_CAPTURED_AT")
@@ -142,7 +146,10 @@ def _refusal_audit(camera_id: int, *, reason: str) -> None:
 def _health_report(camera: Camera, latitude: float | None, longitude: float | None) -> None:
     """Pushed frames say the camera is online (the row is written at most every few seconds)."""
     moved = camera.kind == Camera.Kind.VEHICLE and latitude is not None and longitude is not None
-    if moved or cache.add(f"push-health:{camera.pk}", 1, HEALTH_REPORT_EVERY_S):
+    # The live-state Redis (one pool per process), not Django's cache: under ASGI each request
+    # runs in a thread of its own, and Django's cache client is per thread (a new connection).
+    due = live_redis().set(f"push-health:{camera.pk}", b"1", ex=HEALTH_REPORT_EVERY_S, nx=True)
+    if moved or due:
         camera_health_update(
             camera_id=camera.pk,
             health=Camera.Health.ONLINE,

@@ -20,7 +20,8 @@ from backend.watchlists.models import Watchlist
 from .context import context_invalidate
 
 # Camera fields that health reporting writes every few seconds; they do not change what a frame is
-# searched against, so saving only these keeps the cache.
+# searched against nor who may push, so saving only these keeps the cache (a push token rotation
+# does invalidate it: the push endpoint checks tokens against the cached camera).
 CAMERA_HEALTH_FIELDS = frozenset(
     {
         "health",
@@ -30,8 +31,6 @@ CAMERA_HEALTH_FIELDS = frozenset(
         "last_error",
         "last_error_at",
         "updated_at",
-        "push_token_prefix",
-        "push_token_hash",
     }
 )
 

@@ -10,11 +10,13 @@ from typing import Any
 
 import pytest
 from django.db import connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from backend.accounts.roles import Role
 from backend.cameras.health import camera_health_update
 from backend.cameras.models import Camera
+from backend.cameras.services import camera_push_token_rotate
 from backend.operations import services as operation_services
 from backend.recognition.context import camera_context, context_cache_clear, context_invalidate
 from tests.factories import camera_make, operation_make, watchlist_make
@@ -113,6 +115,28 @@ def test_operations_that_start_and_end_by_the_clock_are_seen_on_time(zones, user
     assert camera_context(camera.pk).searchable  # started by the clock
     time.sleep(1.6)
     assert not camera_context(camera.pk).searchable  # ended by the clock
+
+
+def test_the_push_endpoint_sees_a_rotated_token_and_a_disabled_camera_at_once(covered, users_by_role) -> None:  # type: ignore[no-untyped-def]
+    """The push endpoint checks tokens against the cached camera: a rotation retires the old
+    token on the very next push, and so does disabling the camera."""
+    camera, admin = covered["camera"], users_by_role[Role.ADMIN]
+    old = camera_push_token_rotate(camera=camera, actor=admin)
+    client = Client()
+
+    def push(key: str) -> int:
+        url = f"/api/v1/cameras/{camera.pk}/frames"
+        return client.post(url, data=b"\xff\xd8 not a whole jpeg", content_type="image/jpeg",
+                           HTTP_AUTHORIZATION=f"Bearer {key}").status_code  # fmt: skip
+
+    assert push(old) != 401  # accepted into sampling (202) or shed (429): the token is good
+    new = camera_push_token_rotate(camera=Camera.objects.get(pk=camera.pk), actor=admin)
+    assert push(old) == 401
+    assert push(new) != 401
+    camera = Camera.objects.get(pk=camera.pk)
+    camera.enabled = False
+    camera.save()
+    assert push(new) == 401
 
 
 def test_an_unknown_camera_has_nothing_to_search(db) -> None:  # type: ignore[no-untyped-def]
