@@ -33,9 +33,10 @@ from django.conf import settings
 from django.db import connection
 
 from backend.audit.checkpoints import CHECKPOINT_FILE, PUBLIC_KEY_FILE, checkpoint_dir, key_id, public_key_load
-from backend.audit.services import audit_checkpoint_create
+from backend.audit.services import audit_checkpoint_create, audit_record_system
 
 from .archive import ArchiveError, ArchiveWriter, key_load
+from .archive import key_id as archive_key_id
 
 logger = logging.getLogger(__name__)
 
@@ -148,11 +149,19 @@ def photo_files_read(cursor: psycopg.Cursor[Any]) -> list[str]:
 def backup_create(*, out_dir: Path | None = None) -> BackupResult:
     started = dt.datetime.now(dt.UTC)
     key = key_load(Path(settings.BACKUP_KEY_PATH))
-    audit_checkpoint_create()  # the archive's chain head is covered by a signed checkpoint
-    audit_files = _audit_files_read()
     out_dir = Path(out_dir or settings.BACKUP_DIR)
     out_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     final = out_dir / f"backup-{started.strftime('%Y%m%dT%H%M%S%fZ')}{SUFFIX}"
+    # A backup reads every biometric record: it is an event of the chain, inside the archive itself.
+    audit_record_system(
+        action="backup.create",
+        object_type="backup",
+        object_id=final.name,
+        summary={"backup_key_id": archive_key_id(key)},
+        purpose="scheduled backup",
+    )
+    audit_checkpoint_create()  # the archive's chain head is covered by a signed checkpoint
+    audit_files = _audit_files_read()
     partial = final.with_name(final.name + ".partial")
     manifest: dict[str, Any] = {
         "format": 1,

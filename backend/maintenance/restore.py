@@ -27,6 +27,7 @@ from django.db import connections
 
 from backend.audit.checkpoints import PUBLIC_KEY_FILE, checkpoint_dir, key_id
 from backend.audit.selectors import ChainReport, audit_chain_verify
+from backend.audit.services import audit_record_system
 from backend.core.retention import retention_run
 
 from .archive import ArchiveError, Header, entries_read, header_read, key_load
@@ -163,6 +164,18 @@ def backup_restore(path: Path) -> RestoreResult:
     problems += [f"row count {d}" for d in differing]
     if problems:
         raise ArchiveError("restore finished but does not prove out: " + "; ".join(problems))
+    audit_record_system(
+        action="backup.restore",
+        object_type="backup",
+        object_id=path.name,
+        summary={
+            "created_at": manifest["created_at"],
+            "install_id": manifest["install_id"],
+            "audit_head_sequence": manifest["audit_head"]["sequence"],
+            "checkpoints_verified": chain.checkpoints_checked,
+        },
+        purpose="restore",
+    )
     result = RestoreResult(manifest=manifest, chain=chain, counts=counts, seconds=0.0)
     result.retention = retention_run()
     result.seconds = time.monotonic() - started

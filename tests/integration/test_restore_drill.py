@@ -19,6 +19,7 @@ from django.db import connection
 from backend.accounts.roles import Role
 from backend.alerts.models import Adjudication, Alert
 from backend.alerts.services import alert_adjudicate
+from backend.audit.models import AuditEvent
 from backend.audit.selectors import audit_chain_verify
 from backend.audit.services import audit_checkpoint_create
 from backend.maintenance.archive import ArchiveError, key_create
@@ -136,6 +137,8 @@ def test_back_up_lose_everything_restore_and_prove_the_record(
     assert restored.counts == manifest["counts"]
     report = audit_chain_verify()
     assert report.ok, report.one_line()
+    actions = list(AuditEvent.objects.order_by("sequence").values_list("action", flat=True))
+    assert "backup.create" in actions and actions.index("backup.restore") > actions.index("backup.create")
     assert Subject.objects.get(pk=subject.pk).status == Subject.Status.ACTIVE
     assert identify(officer, probe)[0] == (subject.pk, True)  # the listing matches again
     alert_back = Alert.objects.get(pk=alert.pk)
