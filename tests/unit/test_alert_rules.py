@@ -1,124 +1,113 @@
-"""The alert rules of deploy/prometheus (docs/operations.md, "Alerts"): promtool accepts them, its
-unit tests on sample series pass (and fail when a rule is broken), every metric a rule or the
-dashboard reads is one the app or Triton exports, and every alert has its runbook section."""
+"""The adjudication rules and the escalation deadlines, on unsaved objects (no services)."""
 
 from __future__ import annotations
 
-import json
-import os
-import re
-import shutil
-import subprocess
-from pathlib import Path
-
 import pytest
-import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
-PROMETHEUS = ROOT / "deploy" / "prometheus"
-RULE_FILES = sorted((PROMETHEUS / "rules").glob("*.yml"))
-RULE_TESTS = sorted((PROMETHEUS / "tests").glob("*.yml"))
-DASHBOARD = ROOT / "deploy" / "grafana" / "dashboards" / "face-recognition.json"
-# Metrics from outside the app: Triton's own, Prometheus's `up`, the blackbox exporter's.
-OUTSIDE_METRICS = {"nv_inference_request_failure", "up", "probe_ssl_earliest_cert_expiry"}
+from backend.accounts.models import User
+from backend.accounts.roles import Role
+from backend.alerts.models import Adjudication, Alert
+from backend.alerts.services import ALLOWED_FROM, RESULT, adjudication_check, escalate_after_s
+from backend.core.errors import ApplicationError, Conflict, PermissionDenied
+from backend.zones.models import Zone
 
-
-def promtool() -> str:
-    found = shutil.which("promtool")
-    if found is None:
-        if os.environ.get("CI"):
-            pytest.fail("promtool is missing (scripts/setup.sh installs Debian's prometheus package)")
-        pytest.skip("promtool is missing: as root, apt-get install prometheus (scripts/setup.sh does)")
-    return found
+Action, Status = Adjudication.Action, Alert.Status
+NORTH = Zone(pk=1, code="north", name="North")
 
 
-def run(*args: str | Path, cwd: Path = PROMETHEUS) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([promtool(), *map(str, args)], cwd=cwd, capture_output=True, text=True, check=False)
+def person(pk: int, role: Role, name: str | None = None) -> User:
+    user = User(pk=pk, username=name or f"{role.value}-{pk}")
+    user._role_cache = role
+    return user
 
 
-def rules() -> list[dict]:  # type: ignore[type-arg]
-    return [
-        rule for path in RULE_FILES for group in yaml.safe_load(path.read_text())["groups"] for rule in group["rules"]
-    ]
+A, B = person(1, Role.OFFICER, "asha"), person(2, Role.OFFICER, "bala")
+SUPERVISOR = person(3, Role.SUPERVISOR)
 
 
-def test_promtool_checks_the_rules() -> None:
-    result = run("check", "rules", *RULE_FILES)
-    assert result.returncode == 0, result.stdout + result.stderr
+def alert(status: str = Status.NEW, *, assignee: User | None = None, confirmed_by: User | None = None) -> Alert:
+    return Alert(status=status, zone=NORTH, assignee=assignee, confirmed_by=confirmed_by)
 
 
-def test_promtool_unit_tests_of_the_rules_pass() -> None:
-    result = run("test", "rules", *RULE_TESTS)
-    assert result.returncode == 0, result.stdout + result.stderr
+def refusal(target: Alert, action: str, actor: User, reason: str = "") -> ApplicationError | None:
+    try:
+        adjudication_check(target, action=action, actor=actor, reason=reason)
+    except ApplicationError as error:
+        return error
+    return None
 
 
-def test_the_unit_tests_catch_a_broken_rule(tmp_path: Path) -> None:
-    """A threshold moved (20% -> 50% offline) must make the sample series' test fail."""
-    (tmp_path / "rules").mkdir()
-    (tmp_path / "tests").mkdir()
-    for path in RULE_FILES:
-        text = path.read_text().replace(
-            '/ sum by (zone) (fr_cameras{health!="unknown"}) > 0.2',
-            '/ sum by (zone) (fr_cameras{health!="unknown"}) > 0.5',
-        )
-        (tmp_path / "rules" / path.name).write_text(text)
-    shutil.copy(PROMETHEUS / "tests" / "face-recognition-test.yml", tmp_path / "tests")
-    result = run("test", "rules", "tests/face-recognition-test.yml", cwd=tmp_path)
-    assert result.returncode != 0 and "CamerasOfflineInZone" in result.stdout + result.stderr
+def test_every_action_has_a_source_and_a_result() -> None:
+    assert set(ALLOWED_FROM) == set(RESULT) == set(Action.values)
+    # Closed alerts are final: no action starts from confirmed or dismissed.
+    assert not {Status.CONFIRMED, Status.DISMISSED} & {s for sources in ALLOWED_FROM.values() for s in sources}
 
 
-def test_every_alert_is_tested_and_has_a_runbook_section() -> None:
-    tested = {
-        case["alertname"]
-        for path in RULE_TESTS
-        for test in yaml.safe_load(path.read_text())["tests"]
-        for case in test.get("alert_rule_test", [])
-        if case.get("exp_alerts")
-    }
-    runbook = (ROOT / "docs" / "operations.md").read_text().lower()
-    for rule in rules():
-        assert rule["alert"] in tested, f"{rule['alert']} has no promtool test where it fires"
-        anchor = rule["annotations"]["runbook"].split("#", 1)[1]
-        assert f"### {anchor}" in runbook.replace("`", ""), f"docs/operations.md has no section for {anchor}"
+@pytest.mark.parametrize(
+    ("action", "allowed"),
+    [
+        (Action.ACKNOWLEDGE, {Status.NEW, Status.ESCALATED}),
+        (Action.CONFIRM, {Status.NEW, Status.ACKNOWLEDGED, Status.ESCALATED}),
+        (Action.VERIFY, {Status.PENDING_VERIFICATION}),
+        (Action.DISMISS, set(Alert.OPEN_STATUSES)),
+        (Action.ESCALATE, {Status.NEW, Status.ACKNOWLEDGED}),
+    ],
+)
+def test_status_transitions(action: str, allowed: set[str]) -> None:
+    for status in Status.values:
+        error = refusal(alert(status, confirmed_by=B), action, A, reason="not the listed person")
+        if status in allowed:
+            assert error is None, (action, status, error)
+        else:
+            assert isinstance(error, Conflict) and error.code == "invalid_status", (action, status)
+            assert error.extra["status"] == status
 
 
-def exported_metric_names() -> set[str]:
-    """Metric names as the app writes them in its source (counters gain _total in exposition)."""
-    names = set()
-    for path in (ROOT / "backend").rglob("*.py"):
-        names |= set(re.findall(r'"(fr_[a-z_]+)"', path.read_text()))
-    return names
+def test_nobody_verifies_their_own_confirmation_and_the_refusal_says_who_must() -> None:
+    pending = alert(Status.PENDING_VERIFICATION, assignee=A, confirmed_by=A)
+    error = refusal(pending, Action.VERIFY, A)
+    assert isinstance(error, PermissionDenied) and error.code == "self_verification"
+    assert "another officer or supervisor of North" in error.message and "asha" in error.message
+    assert refusal(pending, Action.VERIFY, B) is None
+    assert refusal(pending, Action.VERIFY, SUPERVISOR) is None
 
 
-def metrics_in(expression: str) -> set[str]:
-    without_labels = re.sub(r"\{[^}]*\}", "", expression)
-    without_strings = re.sub(r'"[^"]*"', "", without_labels)
-    return {
-        m
-        for m in re.findall(r"\b([a-z_]+(?:_[a-z]+)+|up)\b(?!\s*\()", without_strings)
-        if m.startswith(("fr_", "nv_", "probe_")) or m == "up"
-    }
+def test_dismiss_and_escalate_need_a_reason() -> None:
+    for action in (Action.DISMISS, Action.ESCALATE):
+        for blank in ("", "   \n"):
+            error = refusal(alert(), action, A, reason=blank)
+            assert error is not None and error.code == "reason_required" and error.status_code == 400
+        assert refusal(alert(), action, A, reason="x" * 2001).code == "value_too_long"  # type: ignore[union-attr]
+    assert refusal(alert(), Action.CONFIRM, A) is None  # a confirmation's reason is optional
 
 
-def test_rules_and_dashboard_read_only_metrics_that_exist() -> None:
-    exported = exported_metric_names()
-    known = exported | {f"{name}_total" for name in exported} | {f"{name}_bucket" for name in exported}
-    dashboard = json.loads(DASHBOARD.read_text())
-    expressions = [rule["expr"] for rule in rules()] + [
-        target["expr"] for panel in dashboard["panels"] for target in panel["targets"]
-    ]
-    used = set().union(*(metrics_in(e) for e in expressions))
-    assert {"fr_cameras", "fr_recognition_queue_frames", "fr_audit_checkpoint_last_timestamp_seconds"} <= used
-    unknown = sorted(used - known - OUTSIDE_METRICS)
-    assert unknown == [], f"rules or dashboard read metrics nobody exports: {unknown}"
+def test_roles() -> None:
+    commissioner, auditor, admin = person(4, Role.COMMISSIONER), person(5, Role.AUDITOR), person(6, Role.ADMIN)
+    for action in Action.values:
+        for outsider in (auditor, admin):
+            error = refusal(alert(), action, outsider, reason="because")
+            assert isinstance(error, PermissionDenied) and error.code == "role_not_allowed"
+        expected_ok = action == Action.ESCALATE
+        assert (refusal(alert(), action, commissioner, reason="because") is None) is expected_ok, action
 
 
-def test_prometheus_config_loads_the_rules_and_scrapes_web_and_triton() -> None:
-    config = yaml.safe_load((PROMETHEUS / "prometheus.yml").read_text())
-    assert config["rule_files"] == ["/etc/prometheus/rules/*.yml"]
-    jobs = {job["job_name"]: job for job in config["scrape_configs"]}
-    assert jobs["web"]["authorization"]["credentials_file"] == "/tmp/metrics_token"
-    assert jobs["triton"]["static_configs"][0]["targets"] == ["triton:8002"]
-    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
-    assert "./deploy/prometheus/rules:/etc/prometheus/rules:ro" in compose["prometheus"]["volumes"]
-    assert {"alertmanager", "grafana"} <= set(compose)
+def test_a_claimed_alert_is_confirmed_or_dismissed_by_its_claimant_or_a_supervisor() -> None:
+    claimed = alert(Status.ACKNOWLEDGED, assignee=A)
+    for action in (Action.CONFIRM, Action.DISMISS):
+        error = refusal(claimed, action, B, reason="not them")
+        assert isinstance(error, Conflict) and error.code == "claimed_by_other" and "asha" in error.message
+        assert refusal(claimed, action, A, reason="not them") is None
+        assert refusal(claimed, action, SUPERVISOR, reason="not them") is None
+    # Anyone of the zone may escalate it, which releases the claim.
+    assert refusal(claimed, Action.ESCALATE, B, reason="asha is off duty") is None
+
+
+def test_escalation_deadline_by_priority(settings) -> None:  # type: ignore[no-untyped-def]
+    settings.ALERT_ESCALATE_AFTER_S = {1: 60, 2: 120, 3: 300, 5: 1800}
+    assert escalate_after_s(1) == 60
+    assert escalate_after_s(2) == 120
+    assert escalate_after_s(4) == 300  # between configured priorities: the more urgent neighbour
+    assert escalate_after_s(9) == 1800
+    assert escalate_after_s(0) == 60
+    deadlines = [escalate_after_s(p) for p in range(0, 10)]
+    assert deadlines == sorted(deadlines), "a lower priority never escalates sooner"
