@@ -1,5 +1,5 @@
 # The two commands of the README, and a few helpers. Every target sets up what it needs first.
-.PHONY: setup run test static lint typecheck clean-data evaluate
+.PHONY: setup run test static lint typecheck clean-data evaluate backup restore
 
 BACKEND_PY := .venv/backend/bin/python
 
@@ -35,6 +35,18 @@ typecheck: setup
 evaluate: setup
 	@$(BACKEND_PY) -m backend.devstack manage evaluate images --out var/evaluation
 	@$(BACKEND_PY) -m backend.devstack manage evaluate video --out var/evaluation
+
+## Backup and restore of the run profile's data folder (docs/operations.md). `make backup` writes an
+## encrypted archive to var/backups (the key: FR_BACKUP_KEY_PATH, created once with
+## `make backup BACKUP_ARGS=--create-key`) and prunes archives past the retention;
+## `make restore ARCHIVE=var/backups/backup-....frbk` restores one into an empty data folder and
+## proves it (audit chain, every checkpoint, row counts).
+backup: setup
+	@$(BACKEND_PY) -m backend.devstack manage backup --prune $(BACKUP_ARGS)
+
+restore: setup
+	@test -n "$(ARCHIVE)" || { echo "usage: make restore ARCHIVE=path/to/backup-....frbk"; exit 2; }
+	@$(BACKEND_PY) -m backend.devstack manage restore "$(ARCHIVE)"
 
 ## Deletes the data folder of the test profile (the run profile's var/ is never deleted by make).
 clean-data:

@@ -27,7 +27,8 @@ NOT_APPS = {"settings", "devstack"}
 # needs no account code, while accounts audits every change it makes; cameras, then faces (Triton client,
 # thresholds, inference errors: what enrolment, search, live recognition and evaluation share);
 # watchlists enrol and search through faces; operations authorise cameras x watchlists; alerts
-# record matches under an operation; recognition runs the live pipeline that ends in alerts; demo
+# record matches under an operation; recognition runs the live pipeline that ends in alerts;
+# maintenance (backup, restore, the state gauges alerting reads) reads the product below it; demo
 # seeds data through all of them and registers its frame composer with recognition; evaluation
 # replays demo scenes through recognition; dashboard pages read everything; benchmarks is tooling.
 FLOORS = [
@@ -41,6 +42,7 @@ FLOORS = [
     "operations",
     "alerts",
     "recognition",
+    "maintenance",
     "demo",
     "evaluation",
     "dashboard",

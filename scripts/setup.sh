@@ -16,9 +16,10 @@ command -v "$PYTHON" >/dev/null || die "python3 not found; install Python 3.11 o
 pyver=$("$PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
 [ "$pyver" = "3.11" ] || die "Python 3.11 is required (found $pyver at $(command -v "$PYTHON")); set PYTHON=/path/to/python3.11"
 
-# --- system packages: Chromium for the browser tests, GStreamer's RTSP server for the ingest tests
+# --- system packages: Chromium for the browser tests, GStreamer's RTSP server for the ingest tests,
+# Prometheus for promtool (the alert rules are checked and unit-tested by `make test`)
 APT_PACKAGES=(chromium python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good
-  gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav)
+  gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav prometheus)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -27,7 +28,7 @@ if [ ${#missing[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   else
-    say "warning: missing system packages (${missing[*]}); browser and RTSP tests will be skipped. As root: apt-get install ${missing[*]}"
+    say "warning: missing system packages (${missing[*]}); browser, RTSP and alert-rule tests will be skipped. As root: apt-get install ${missing[*]}"
   fi
 fi
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, multiprocess
 
 # Stage latencies are short (milliseconds to a few seconds).
 _STAGE_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.35, 0.5, 0.75, 1.0, 1.5, 2.5, 5.0, 10.0)
@@ -34,6 +34,16 @@ STAGE_SECONDS = Histogram(
     ["stage"],
     buckets=_STAGE_BUCKETS,
 )
+# 1 while this process's inference circuit breaker is open or half open (the worst live process
+# counts: one worker cut off from Triton is enough to alert on).
+INFERENCE_BREAKER_OPEN = Gauge(
+    "fr_inference_breaker_open",
+    "1 while the inference circuit breaker is not closed (max over live processes).",
+    multiprocess_mode="livemax",
+)
+# State read at scrape time (cameras by health, queue length, last checkpoint, disk): collectors
+# that apps register at start-up (AppConfig.ready), rendered by the web process only.
+STATE_REGISTRY = CollectorRegistry(auto_describe=False)
 
 
 def metrics_render() -> bytes:
@@ -41,5 +51,5 @@ def metrics_render() -> bytes:
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
-        return generate_latest(registry)
-    return generate_latest()
+        return generate_latest(registry) + generate_latest(STATE_REGISTRY)
+    return generate_latest() + generate_latest(STATE_REGISTRY)

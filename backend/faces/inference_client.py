@@ -25,6 +25,7 @@ from typing import Any, Literal, Protocol, overload
 
 import numpy as np
 
+from backend.core.metrics import INFERENCE_BREAKER_OPEN
 from backend.faces.errors import InferenceError, InferenceUnavailable, InvalidImage
 
 logger = logging.getLogger(__name__)
@@ -127,6 +128,7 @@ class CircuitBreaker:
             if self._state != "closed":
                 logger.info("inference circuit closed")
             self._state, self._failures, self._probe_in_flight = "closed", 0, False
+            INFERENCE_BREAKER_OPEN.set(0)
 
     def record_failure(self) -> None:
         with self._lock:
@@ -136,6 +138,7 @@ class CircuitBreaker:
                 if self._state != "open":
                     logger.warning("inference circuit opened after %s consecutive failures", self._failures)
                 self._state, self._opened_at = "open", self._clock()
+                INFERENCE_BREAKER_OPEN.set(1)
 
     def _maybe_half_open(self) -> None:
         if self._state == "open" and self._clock() - self._opened_at >= self.reset_timeout_s:

@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "backend.watchlists",
     "backend.operations",
     "backend.alerts",
+    "backend.maintenance",
     "backend.demo",
     "backend.evaluation",
     "backend.dashboard",
@@ -255,6 +256,16 @@ METRICS_TOKEN = env_str("METRICS_TOKEN", "-").strip("-")
 # database (the key file is created with mode 600 on first use). Keep both off the database host.
 AUDIT_CHECKPOINT_DIR = Path(env_str("FR_AUDIT_CHECKPOINT_DIR", str(DATA_DIR / "audit-checkpoints")))
 AUDIT_SIGNING_KEY_PATH = Path(env_str("FR_AUDIT_SIGNING_KEY_PATH", str(DATA_DIR / "secrets" / "audit_signing_key")))
+
+# --- backups (backend/maintenance, docs/operations.md) ----------------------------------------
+# The archive key (32 random bytes, base64, mode 600) belongs to the operator: in production keep
+# it off the data disk and the backup storage. BACKUP_RETENTION_DAYS 0 = the shortest retention
+# of biometric data, so old archives never keep purged photos or probe crops longer than that.
+BACKUP_DIR = Path(env_str("FR_BACKUP_DIR", str(DATA_DIR / "backups")))
+BACKUP_KEY_PATH = Path(env_str("FR_BACKUP_KEY_PATH", str(DATA_DIR / "secrets" / "backup_key")))
+BACKUP_RETENTION_DAYS = env_int("BACKUP_RETENTION_DAYS", 0, minimum=0, maximum=3650)
+# pg_dump / pg_restore of the server's major version (empty: the embedded wheel's, else the PATH).
+PG_BIN_DIR = env_str("FR_PG_BIN_DIR", "-").strip("-")
 
 # --- API ------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
