@@ -484,3 +484,16 @@ def test_purge_of_probe_crops_keeps_the_record(world: World) -> None:
     later = retention_run(now=timezone.now() + timedelta(days=400))
     assert later[CONFIRMED_KIND]["removed"] == 1 and later[DISMISSED_KIND]["removed"] == 1
     assert Alert.objects.get(pk=old_open.pk).probe_jpeg is not None  # undecided: kept
+
+
+def test_the_database_refuses_to_change_the_evidence_of_a_judged_alert(world: World) -> None:
+    """Issue 18 #7, below the services: whatever the caller, a dismissed alert's crop, score and
+    sightings stay as adjudicated; emptying the crop (retention) stays possible."""
+    alert = world.alert()
+    services.alert_adjudicate(alert=alert, action="dismiss", actor=world.officer_a, reason="not them")
+    for change in ({"best_score": 0.99}, {"probe_jpeg": b"\xff\xd8other"}, {"sightings_count": 7}):
+        with pytest.raises(IntegrityError), transaction.atomic():
+            Alert.objects.filter(pk=alert.pk).update(**change)
+    assert Alert.objects.filter(pk=alert.pk).update(probe_jpeg=None, probe_purged_at=timezone.now()) == 1
+    open_alert = world.alert()
+    assert Alert.objects.filter(pk=open_alert.pk).update(best_score=0.99, sightings_count=2) == 1
