@@ -1,4 +1,4 @@
-"""Evidence export of one alert (GET /api/v1/alerts/{id}/evidence/?purpose=): one zip with
+"""Evidence export of one alert (POST /api/v1/alerts/{id}/evidence/ {"purpose": ...}): one zip with
 evidence.json, probe.jpg and enrolled.jpg; the audit events about the alert with hashes that
 match the audit rows and recompute from their fields; the chain verification and the last signed
 checkpoint; the export itself audited with its purpose; purpose required; roles and zones."""
@@ -97,7 +97,9 @@ def alert(people, zones) -> Alert:  # type: ignore[no-untyped-def]
 
 
 def export(client: APIClient, alert: Alert, purpose: str | None = PURPOSE) -> Any:
-    return client.get(f"/api/v1/alerts/{alert.pk}/evidence/", {} if purpose is None else {"purpose": purpose})
+    return client.post(
+        f"/api/v1/alerts/{alert.pk}/evidence/", {} if purpose is None else {"purpose": purpose}, format="json"
+    )
 
 
 def unzip(response: Any) -> tuple[dict[str, Any], dict[str, bytes]]:

@@ -505,8 +505,9 @@ def test_the_officer_of_the_camera_sees_what_the_alert_matched_through_the_alert
     login_verified(client, south_officer)
     detail = client.get(f"/api/v1/alerts/{alert.pk}/").json()
     assert detail["matched_photo_url"] == f"/api/v1/alerts/{alert.pk}/enrolled/"
-    assert client.get(detail["matched_photo_url"]).status_code == 400  # no purpose given
-    shown = client.get(detail["matched_photo_url"], {"purpose": "Checking the alert at the south gate"})
+    assert client.post(detail["matched_photo_url"]).status_code == 400  # no purpose given
+    shown = client.post(detail["matched_photo_url"], {"purpose": "Checking the alert at the south gate"}, format="json")
     assert shown.status_code == 200 and shown.content[:2] == b"\xff\xd8"
     assert AuditEvent.objects.filter(action="biometric.photo_view", actor_id=south_officer.pk).count() == 1
-    assert client.get(f"/api/v1/photos/{alert.matched_photo_id}/image/", {"purpose": "direct"}).status_code == 404
+    direct = client.post(f"/api/v1/photos/{alert.matched_photo_id}/image/", {"purpose": "direct"}, format="json")
+    assert direct.status_code == 404
