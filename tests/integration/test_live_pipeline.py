@@ -68,6 +68,7 @@ def listed(zones, users_by_role, make_user, datasets_dir: Path) -> dict[str, Any
     subject = watchlist_services.subject_approve(subject=subject, actor=approver)
     camera = camera_make(zone=zones["north"], stream_kind=Camera.StreamKind.PUSH, min_face_px=20)
     uncovered = camera_make(zone=zones["south"], stream_kind=Camera.StreamKind.PUSH, min_face_px=20)
+    twin = camera_make(zone=zones["north"], stream_kind=Camera.StreamKind.PUSH, min_face_px=20)
     operation = operation_make(
         requested_by=officer, authorised_by=supervisor, watchlists=[watchlist], zones=[zones["north"]]
     )
@@ -76,6 +77,7 @@ def listed(zones, users_by_role, make_user, datasets_dir: Path) -> dict[str, Any
         "watchlist": watchlist,
         "camera": camera,
         "uncovered": uncovered,
+        "twin": twin,  # a second covered camera in the same zone
         "operation": operation,
         "probe": (datasets_dir / PROBE).read_bytes(),
         "enrolled": (datasets_dir / ENROLLED).read_bytes(),
@@ -178,7 +180,7 @@ def test_a_better_crop_replaces_the_probe_only_before_anyone_judged_it_and_is_au
     assert replaced.summary["status"] == "new" and len(replaced.summary["crop_sha256"]) == 64
 
     # At a second camera an officer confirms on the first crop: sightings still count, the crop stays.
-    camera = camera_make(zone=listed["camera"].zone, stream_kind=Camera.StreamKind.PUSH, min_face_px=20)
+    camera = listed["twin"]
     [judged_id] = process(camera, listed["probe"]).alerts_created
     judged = alert_adjudicate(
         alert=Alert.objects.get(pk=judged_id), action="confirm", actor=users_by_role[Role.OFFICER]
@@ -497,7 +499,12 @@ def test_the_officer_of_the_camera_sees_what_the_alert_matched_through_the_alert
     from rest_framework.test import APIClient
 
     settings.TRACK_SINGLE_FRAME_MARGIN = 0.0
-    listed["operation"].zones.add(zones["south"])
+    operation_make(  # a city-wide operation, authorised with both zones' cameras
+        requested_by=users_by_role[Role.OFFICER],
+        authorised_by=users_by_role[Role.COMMISSIONER],
+        watchlists=[listed["watchlist"]],
+        zones=[zones["north"], zones["south"]],
+    )
     outcome = process(listed["uncovered"], listed["probe"])  # the south camera, now covered
     alert = Alert.objects.get(pk=outcome.alerts_created[0])
     south_officer = make_user(Role.OFFICER, username="south-officer", zone_codes=("south",))
