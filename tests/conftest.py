@@ -63,10 +63,30 @@ def stack_config():  # type: ignore[no-untyped-def]
     return load_config("test")
 
 
-def _test_database_env() -> dict[str, str]:
-    """Environment for a subprocess (worker, web) that must see the *test* database."""
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):  # type: ignore[no-untyped-def]
+    """The test database, created and migrated by the owner role (this process), then the app
+    role's privileges on it, as `migrate` in the embedded stack does: the servers and workers the
+    tests start connect as the app role, which may only SELECT and INSERT audit rows."""
+    from django.core.management import call_command
+
+    if os.environ.get("FR_DB_APP_PASSWORD"):
+        with django_db_blocker.unblock():
+            call_command("audit_db_roles", "--role", devstack_services.DB_APP_ROLE, verbosity=0)
+
+
+def app_role_credentials() -> tuple[str, str]:
+    """(user, password) of the application's database role; the owner's outside the embedded stack."""
     db = settings.DATABASES["default"]
-    url = f"postgres://{quote(db['USER'])}:{quote(db['PASSWORD'])}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+    app_password = os.environ.get("FR_DB_APP_PASSWORD")
+    return (devstack_services.DB_APP_ROLE, app_password) if app_password else (db["USER"], db["PASSWORD"])
+
+
+def _test_database_env() -> dict[str, str]:
+    """Environment for a subprocess (worker, web) that must see the *test* database, as the app role."""
+    db = settings.DATABASES["default"]
+    user, password = app_role_credentials()
+    url = f"postgres://{quote(user)}:{quote(password)}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
     return {
         "DATABASE_URL": url,
         "REDIS_URL": settings.REDIS_URL,

@@ -22,6 +22,7 @@ from backend.cameras.models import Camera
 from backend.evaluation.models import EvaluationReport
 from backend.evaluation.services import report_store
 from backend.operations.models import Operation
+from backend.operations.selectors import operation_cameras_requested
 from backend.watchlists.models import FaceTemplate, ImportJob, Subject, SubjectPhoto, Watchlist
 from backend.zones.models import Zone
 
@@ -141,7 +142,7 @@ def operation_make(
         requested_by=requested_by,
         authorised_by=authorised_by,
         authorised_at=timezone.now() if authorised_by else None,
-        status=status,
+        status=Operation.Status.REQUESTED,
         starts_at=start,
         ends_at=start + lasts,
         started_at=start if status == Operation.Status.ACTIVE else None,
@@ -150,6 +151,11 @@ def operation_make(
     operation.watchlists.set(watchlists)
     operation.zones.set(zones)
     operation.cameras.set(cameras)
+    if status != Operation.Status.REQUESTED:
+        # As authorisation does: the cameras covered now are fixed (then the status moves on).
+        operation.authorised_cameras.set(operation_cameras_requested(operation=operation))
+        Operation.objects.filter(pk=operation.pk).update(status=status)
+        operation.status = status
     return operation
 
 

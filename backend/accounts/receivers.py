@@ -8,6 +8,7 @@ from typing import Any
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.dispatch import receiver
 
+from backend.audit.refusals import audit_refusal
 from backend.audit.services import audit_record
 
 
@@ -24,11 +25,14 @@ def record_logout(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
 
 @receiver(user_login_failed, dispatch_uid="audit-login-failed")
 def record_login_failure(sender: Any, credentials: dict[str, Any], request: Any = None, **kwargs: Any) -> None:
-    # The username tried is recorded (it may not exist); the password never is.
-    audit_record(
+    # The username tried is recorded (it may not exist); the password never is. Within a budget
+    # per source and per minute; beyond it counted into one summary a minute (audit/refusals.py).
+    username = str(credentials.get("username", ""))[:150]
+    audit_refusal(
         action="auth.login_failed",
+        key=username,
         request=request,
         object_type="user",
         object_id="",
-        summary={"username": str(credentials.get("username", ""))[:150]},
+        summary={"username": username},
     )

@@ -4,11 +4,16 @@ match-history CSV and a subject's sighting trail. Thin: selectors read, services
     GET  /api/v1/alerts/                      queue (filters below; open first, by priority)
     GET  /api/v1/alerts/{id}/                 one alert with adjudications and latest sightings
     POST /api/v1/alerts/{id}/acknowledge|confirm|verify|dismiss|escalate/   {"reason": "..."}
-    GET  /api/v1/alerts/{id}/probe/?purpose=  the probe crop (image/jpeg), audited
+    POST /api/v1/alerts/{id}/probe/ {"purpose"}     the probe crop (image/jpeg), audited
+    POST /api/v1/alerts/{id}/enrolled/ {"purpose"}  the enrolled photo it matched, audited
     GET  /api/v1/alerts/export/?purpose=      match history as CSV (auditors), audited
     GET  /api/v1/alerts/stats/?days=14        per zone and day figures (commissioners, supervisors, auditors)
-    GET  /api/v1/alerts/{id}/evidence/?purpose=  one alert's evidence as a zip, audited
-    GET  /api/v1/sightings/?subject={id}      a subject's trail, in time order"""
+    POST /api/v1/alerts/{id}/evidence/ {"purpose"}  one alert's evidence as a zip, audited
+    GET  /api/v1/sightings/?subject={id}      a subject's trail, in time order
+
+Audited reads of faces (probe, enrolled, evidence) are POSTs with the purpose in the body, never
+GETs: a link, an <img> or a redirect from another site cannot make an officer's browser record a
+read "for" a purpose they never stated (a session POST needs the CSRF token)."""
 
 from __future__ import annotations
 
@@ -32,11 +37,17 @@ from rest_framework.response import Response
 
 from backend.accounts.permissions import acting_user
 from backend.core.csv_export import EXPORT_CHUNK_ROWS, csv_lines, streaming_content
+from backend.core.serializers import PurposeInputSerializer, stated_purpose
 
 from . import selectors, services
 from .evidence import alert_evidence_export
 from .models import Adjudication, Alert, Sighting
-from .serializers import AdjudicationInputSerializer, AlertDetailSerializer, AlertSerializer, SightingSerializer
+from .serializers import (
+    AdjudicationInputSerializer,
+    AlertDetailSerializer,
+    AlertSerializer,
+    SightingSerializer,
+)
 from .stats import STATS_DAYS_DEFAULT, STATS_DAYS_MAX, alert_stats_by_zone_day
 
 BIGINT_MAX = 2**63 - 1
@@ -159,36 +170,36 @@ class AlertViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         """Needs more attention (reason required): -> escalated; releases the claim."""
         return self._adjudicate(request, Adjudication.Action.ESCALATE)
 
-    @extend_schema(parameters=[PURPOSE], responses={(200, "image/jpeg"): bytes})
-    @action(detail=True, methods=["get"], filter_backends=[])
+    @extend_schema(request=PurposeInputSerializer, responses={(200, "image/jpeg"): bytes})
+    @action(detail=True, methods=["post"], filter_backends=[])
     def probe(self, request: Request, pk: str | None = None) -> HttpResponse:
-        """The face crop from the camera. A biometric read: `purpose` is required and audited."""
+        """The face crop from the camera. A biometric read: `purpose` (body) is required and audited."""
         data = services.alert_probe_read(
             alert=self.get_object(),
             actor=acting_user(request),
-            purpose=str(request.query_params.get("purpose", "")),
+            purpose=stated_purpose(request.data),
             request=request,
         )
         response = HttpResponse(data, content_type="image/jpeg")
         response["Cache-Control"] = "private, no-store"
         return response
 
-    @extend_schema(parameters=[PURPOSE], responses={(200, "image/jpeg"): bytes})
-    @action(detail=True, methods=["get"], filter_backends=[])
+    @extend_schema(request=PurposeInputSerializer, responses={(200, "image/jpeg"): bytes})
+    @action(detail=True, methods=["post"], filter_backends=[])
     def enrolled(self, request: Request, pk: str | None = None) -> HttpResponse:
-        """The enrolled photo the alert matched. A biometric read: `purpose` is required and audited."""
+        """The enrolled photo the alert matched. A biometric read: `purpose` (body) is required and audited."""
         data = services.alert_enrolled_photo_read(
             alert=self.get_object(),
             actor=acting_user(request),
-            purpose=str(request.query_params.get("purpose", "")),
+            purpose=stated_purpose(request.data),
             request=request,
         )
         response = HttpResponse(data, content_type="image/jpeg")
         response["Cache-Control"] = "private, no-store"
         return response
 
-    @extend_schema(parameters=[PURPOSE], responses={(200, "application/zip"): bytes})
-    @action(detail=True, methods=["get"], filter_backends=[], throttle_scope="expensive")
+    @extend_schema(request=PurposeInputSerializer, responses={(200, "application/zip"): bytes})
+    @action(detail=True, methods=["post"], filter_backends=[], throttle_scope="expensive")
     def evidence(self, request: Request, pk: str | None = None) -> HttpResponse:
         """Evidence of one alert as a single zip (evidence.json with the audit events and their
         chain proof, probe.jpg, enrolled.jpg): backend/alerts/evidence.py. Purpose required; the
@@ -196,7 +207,7 @@ class AlertViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         name, data = alert_evidence_export(
             alert=self.get_object(),
             actor=acting_user(request),
-            purpose=str(request.query_params.get("purpose", "")),
+            purpose=stated_purpose(request.data),
             request=request,
         )
         response = HttpResponse(data, content_type="application/zip")

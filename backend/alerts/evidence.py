@@ -10,10 +10,18 @@ alert's zone) can hand over, and anyone can check without access to the platform
 
 Chain proof: for each audit event about the alert, every field its hash covers, its hash and
 prev_hash, and whether the hash recomputed from those fields matches (so the file can be checked
-offline with backend/audit/hashing.py's encoding); plus the whole chain's verification report
-(selectors.audit_chain_verify, signed checkpoints included) and the last signed checkpoint, and
+offline with backend/audit/hashing.py's encoding); plus the verification of the chain from the
+alert's first event to the export (selectors.audit_range_verify: the span, not the whole chain,
+so an export costs the same on a chain of a million events) and the last signed checkpoint, and
 for each event whether that checkpoint covers it (an event at or before the checkpoint's sequence
 cannot be rewritten without the signature failing).
+
+Redaction: the file carries only what the exporting role may see. Auditors see the whole audit
+log, so their file has every field of every event. An officer or supervisor sees other people's
+actions on the alert but not their request details: for events by anyone else, the IP address,
+user agent, request id and stated purpose (an auditor's purpose, another officer's) are left out
+and named in `redacted`; such an event's hash is then checked by the platform
+(`hash_recomputed_matches`) and by an auditor's export, not offline from this file.
 
 Who: the roles that may read an alert's images (officers and supervisors of the alert's zone,
 auditors of every zone; not commissioners, who never see biometric images). The export is a
@@ -36,10 +44,11 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from backend.accounts.models import User
+from backend.accounts.roles import Role
 from backend.audit.checkpoints import CheckpointError, checkpoint_last, public_key_load
 from backend.audit.hashing import HASH_VERSION, HASHED_FIELDS, event_hash
 from backend.audit.models import AuditEvent
-from backend.audit.selectors import audit_chain_verify
+from backend.audit.selectors import audit_range_verify
 from backend.audit.services import audit_record
 from backend.core.errors import PermissionDenied
 
@@ -224,13 +233,24 @@ def evidence_document(
         "enrolled_photo": (
             {"id": photo.pk, "sha256_at_enrolment": photo.sha256, "source": photo.source} if photo is not None else None
         ),
-        "audit": audit_proof(alert.pk),
+        "audit": audit_proof(alert.pk, export_event=export_event, actor=actor),
     }
 
 
-def audit_proof(alert_id: int) -> dict[str, Any]:
-    """The audit events about the alert with their hashed fields and hashes, the chain's
-    verification report and the last signed checkpoint."""
+# Fields of other people's events that only auditors may see (they read the whole audit log).
+PRIVATE_FIELDS = ("ip", "user_agent", "request_id", "purpose")
+
+
+def _redacted(row: dict[str, Any], actor: User) -> tuple[str, ...]:
+    if actor.role == Role.AUDITOR or row["actor_id"] == actor.pk:
+        return ()
+    return PRIVATE_FIELDS
+
+
+def audit_proof(alert_id: int, *, export_event: AuditEvent, actor: User) -> dict[str, Any]:
+    """The audit events about the alert with their hashed fields (redacted to what the exporter
+    may see) and hashes, the verification of the chain from the alert's first event to this
+    export, and the last signed checkpoint."""
     checkpoint, checkpoint_problem = _last_checkpoint()
     rows = (
         AuditEvent.objects.filter(object_type="alert", object_id=str(alert_id))
@@ -239,7 +259,8 @@ def audit_proof(alert_id: int) -> dict[str, Any]:
     )
     events = []
     for row in rows:
-        fields = {name: row[name] for name in HASHED_FIELDS}
+        hidden = _redacted(row, actor)
+        fields = {name: row[name] for name in HASHED_FIELDS if name not in hidden}
         events.append(
             {
                 "sequence": row["sequence"],
@@ -249,15 +270,21 @@ def audit_proof(alert_id: int) -> dict[str, Any]:
                 "hash_recomputed_matches": event_hash(row) == row["hash"],
                 "covered_by_signed_checkpoint": checkpoint is not None and row["sequence"] <= checkpoint["sequence"],
                 "fields": {**fields, "occurred_at": _time(row["occurred_at"])},
+                "redacted": list(hidden),
             }
         )
-    report = audit_chain_verify()
+    first = events[0]["sequence"] if events else export_event.sequence
+    report = audit_range_verify(first, export_event.sequence)
     return {
         "hash_version": HASH_VERSION,
         "hash_encoding": "sha256 of canonical JSON (sorted keys, no spaces, UTF-8) of `fields` with occurred_at "
         "in UTC ISO 8601 (microseconds) and v = hash_version; see backend/audit/hashing.py",
         "events": events,
-        "chain_verification": {**report.as_dict(), "summary": report.one_line()},
+        "chain_verification": {
+            **report.as_dict(),
+            "range": {"from_sequence": first, "to_sequence": export_event.sequence},
+            "summary": report.one_line(),
+        },
         "last_signed_checkpoint": checkpoint,
         "last_signed_checkpoint_problem": checkpoint_problem,
     }

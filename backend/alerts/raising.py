@@ -3,7 +3,13 @@ rows besides adjudication). `match_record` is the whole alert-or-pool decision f
 face: extend the open alert, or pool the hit in its track and raise when the evidence suffices.
 
 Dedupe: the same subject at the same camera within ALERT_COOLDOWN_S extends the existing alert
-with sightings instead of raising another. A PostgreSQL advisory lock per (subject, camera) makes
+with sightings instead of raising another, but only while that alert is open. A closed alert
+(dismissed, confirmed) is a record someone adjudicated: it never changes again, and a sighting
+after it is a new appearance that pools and raises a new alert of its own (its `alert.raise`
+event names the closed alert it follows), so a dismissal never silently swallows the next one.
+A better view of the face replaces the probe crop (and best score, matched photo) only while
+nobody has judged the face yet (new, acknowledged, escalated), and each replacement is an
+`alert.probe_replace` audit event; once an officer confirmed on a crop, that crop stays. A PostgreSQL advisory lock per (subject, camera) makes
 two workers that see the same person at once produce one alert, and the unique (frame_id, subject)
 of Sighting makes a redelivered frame add nothing: a retry never makes a duplicate alert."""
 
@@ -15,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F
+from django.db.models import F, QuerySet
 
 from backend.audit.services import audit_record_system
 from backend.cameras.models import Camera
@@ -55,17 +61,22 @@ def _lock(subject_id: int, camera_id: int) -> None:
         cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [LOCK_NAMESPACE, key])
 
 
+# Statuses in which nobody has judged the face yet: a better crop may still replace the probe.
+PROBE_REPLACEABLE = (Alert.Status.NEW, Alert.Status.ACKNOWLEDGED, Alert.Status.ESCALATED)
+
+
+def _recent(*, subject_id: int, camera_id: int, at: datetime) -> QuerySet[Alert]:
+    return Alert.objects.filter(
+        subject_id=subject_id,
+        camera_id=camera_id,
+        last_seen_at__gte=at - timedelta(seconds=settings.ALERT_COOLDOWN_S),
+    ).order_by("-last_seen_at")
+
+
 def alert_open_for(*, subject_id: int, camera_id: int, at: datetime) -> Alert | None:
-    """The alert this subject at this camera would extend: last seen within the cooldown."""
-    return (
-        Alert.objects.filter(
-            subject_id=subject_id,
-            camera_id=camera_id,
-            last_seen_at__gte=at - timedelta(seconds=settings.ALERT_COOLDOWN_S),
-        )
-        .order_by("-last_seen_at")
-        .first()
-    )
+    """The alert this subject at this camera would extend: open, and last seen within the
+    cooldown. A closed alert is never extended."""
+    return _recent(subject_id=subject_id, camera_id=camera_id, at=at).filter(status__in=Alert.OPEN_STATUSES).first()
 
 
 def match_record(evidence: Evidence, *, rule: PoolRule) -> tuple[Alert | None, bool]:
@@ -79,7 +90,10 @@ def match_record(evidence: Evidence, *, rule: PoolRule) -> tuple[Alert | None, b
     if alert_open_for(subject_id=subject_id, camera_id=camera_id, at=_at(hit)) is not None:
         if hit.score < rule.threshold:
             return None, False  # a near match supports pooling, but is not itself a sighting
-        return sightings_record(evidence, raise_new=False)
+        alert, created = sightings_record(evidence, raise_new=False)
+        if alert is not None or alert_open_for(subject_id=subject_id, camera_id=camera_id, at=_at(hit)) is not None:
+            return alert, created
+        # The alert was closed while this frame was on its way: a new appearance, pooled as any.
     track = track_add(camera_id=camera_id, subject_id=subject_id, hit=hit, rule=rule)
     if not pool_decide(track, rule):
         return None, False
@@ -95,7 +109,7 @@ def sightings_record(evidence: Evidence, *, raise_new: bool) -> tuple[Alert | No
     changed: no open alert and no raise, or frames already recorded (a redelivered task)."""
     camera, current = evidence.camera, evidence.hits[-1]
     _lock(evidence.subject_id, camera.pk)
-    alert = alert_open_for(subject_id=evidence.subject_id, camera_id=camera.pk, at=_at(evidence.hits[0]))
+    alert = _open_locked(subject_id=evidence.subject_id, camera_id=camera.pk, at=_at(evidence.hits[0]))
     created = False
     if alert is None:
         if not raise_new:
@@ -109,15 +123,57 @@ def sightings_record(evidence: Evidence, *, raise_new: bool) -> tuple[Alert | No
     last = max(_at(hit) for hit in evidence.hits)
     if last > alert.last_seen_at:
         updates["last_seen_at"] = last
-    if not created and current.score > alert.best_score:
-        # A better view of the face replaces the probe crop.
-        updates.update(best_score=current.score, probe_jpeg=evidence.crop_jpeg, probe_box=list(current.box))
-        if evidence.matched_photo_id:
-            updates["matched_photo_id"] = evidence.matched_photo_id
+    if not created and current.score > alert.best_score and alert.status in PROBE_REPLACEABLE:
+        updates.update(_probe_replace(alert, evidence))
     Alert.objects.filter(pk=alert.pk).update(**updates)
     metrics.SIGHTINGS.inc(added)
     alert_publish_on_commit(alert, "alert.created" if created else "alert.updated")
     return alert, created
+
+
+def _open_locked(*, subject_id: int, camera_id: int, at: datetime) -> Alert | None:
+    """The open alert to extend, row-locked: an officer closing it right now either commits
+    first (then it is no longer open here) or waits until this extension commits."""
+    alert = alert_open_for(subject_id=subject_id, camera_id=camera_id, at=at)
+    if alert is None:
+        return None
+    return (
+        Alert.objects.select_for_update(of=("self",))
+        .select_related("zone")
+        .defer("probe_jpeg")
+        .filter(pk=alert.pk, status__in=Alert.OPEN_STATUSES)
+        .first()
+    )
+
+
+def _probe_replace(alert: Alert, evidence: Evidence) -> dict[str, object]:
+    """A better view of the face replaces the probe crop, best score and matched photo of an
+    alert nobody has judged yet; audited, so an export never shows a face that changed unseen."""
+    current = evidence.hits[-1]
+    updates: dict[str, object] = {
+        "best_score": current.score,
+        "probe_jpeg": evidence.crop_jpeg,
+        "probe_box": list(current.box),
+    }
+    if evidence.matched_photo_id:
+        updates["matched_photo_id"] = evidence.matched_photo_id
+    audit_record_system(
+        action="alert.probe_replace",
+        object_type="alert",
+        object_id=str(alert.pk),
+        zone=alert.zone,
+        summary={
+            "status": alert.status,
+            "score": {"before": round(alert.best_score, 4), "after": round(current.score, 4)},
+            "matched_photo": {
+                "before": alert.matched_photo_id,
+                "after": updates.get("matched_photo_id", alert.matched_photo_id),
+            },
+            "frame_id": current.frame_id,
+            "crop_sha256": hashlib.sha256(evidence.crop_jpeg).hexdigest(),
+        },
+    )
+    return updates
 
 
 def _alert_create(evidence: Evidence) -> Alert:
@@ -157,10 +213,24 @@ def _alert_create(evidence: Evidence) -> Alert:
             "threshold": watchlist.match_threshold,
             "frames_pooled": len(evidence.hits),
             "model_version": evidence.model_version,
+            "follows_closed_alert": _closed_before(alert, evidence),
         },
     )
     metrics.ALERTS.labels(str(watchlist.priority)).inc()
     return alert
+
+
+def _closed_before(alert: Alert, evidence: Evidence) -> dict[str, object] | None:
+    """The closed alert of this subject at this camera within the cooldown that this new one
+    follows (a reappearance after a dismissal or confirmation), so the officer sees the history."""
+    closed = (
+        _recent(subject_id=evidence.subject_id, camera_id=evidence.camera.pk, at=alert.first_seen_at)
+        .exclude(pk=alert.pk)
+        .exclude(status__in=Alert.OPEN_STATUSES)
+        .values("pk", "status")
+        .first()
+    )
+    return {"id": closed["pk"], "status": closed["status"]} if closed else None
 
 
 def _sightings_add(alert: Alert, evidence: Evidence) -> int:

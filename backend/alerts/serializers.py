@@ -1,6 +1,6 @@
 """Alert payloads: ids, display fields and the URLs of the audited image routes, never image
-bytes (the probe crop is GET /api/v1/alerts/{id}/probe/?purpose=..., the enrolled photo
-GET /api/v1/photos/{matched_photo}/image/?purpose=...)."""
+bytes (the probe crop is POST /api/v1/alerts/{id}/probe/ {"purpose": ...}, the enrolled photo
+POST /api/v1/alerts/{id}/enrolled/ {"purpose": ...})."""
 
 from __future__ import annotations
 
@@ -67,10 +67,10 @@ class AlertSerializer(serializers.ModelSerializer[Alert]):
     confirmed_by = _username()
     verified_by = _username()
     probe_url = serializers.SerializerMethodField(
-        help_text="Audited route of the probe crop (add ?purpose=...); null once the crop was purged."
+        help_text='Audited route of the probe crop (POST {"purpose": ...}); null once the crop was purged.'
     )
     matched_photo_url = serializers.SerializerMethodField(
-        help_text="Audited route of the enrolled photo that matched (add ?purpose=...), if known."
+        help_text='Audited route of the enrolled photo that matched (POST {"purpose": ...}), if known.'
     )
 
     class Meta:

@@ -41,10 +41,10 @@ def alert_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "api_url": reverse("api:alert-detail", kwargs={"pk": alert.pk}),
         "sightings_url": reverse("api:sighting-list"),
         "evidence_url": reverse("api:alert-evidence", kwargs={"pk": alert.pk})
-        if is_allowed(user, "api:alert-evidence", "GET")
+        if is_allowed(user, "api:alert-evidence", "POST")
         else "",
         "allowed_actions": " ".join(allowed),
-        "can_view_images": is_allowed(user, "api:alert-probe", "GET"),
+        "can_view_images": is_allowed(user, "api:alert-probe", "POST"),
         "tile_url": getattr(settings, "MAP_TILE_URL", ""),
         "tile_attribution": getattr(settings, "MAP_TILE_ATTRIBUTION", ""),
         "margin": alert.best_score - alert.threshold,

@@ -26,6 +26,6 @@ def home(request: HttpRequest) -> HttpResponse:
         "cameras_url": reverse("api:camera-geojson"),
         "alerts_url": reverse("api:alert-list") if can_list_alerts else "",
         "can_acknowledge": is_allowed(user, "api:alert-acknowledge", "POST"),
-        "can_view_images": is_allowed(user, "api:alert-probe", "GET"),
+        "can_view_images": is_allowed(user, "api:alert-probe", "POST"),
     }
     return render(request, "dashboard/home.html", context)

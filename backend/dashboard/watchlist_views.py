@@ -120,7 +120,7 @@ def subject_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "can_approve": is_supervisor and subject.status == "pending" and subject.created_by_id != user.pk,
             "own_pending": is_supervisor and subject.status == "pending" and subject.created_by_id == user.pk,
             "can_remove": _can(request, "api:subject-remove") and subject.status != "removed",
-            "can_view_photos": _can(request, "api:subjectphoto-image", "GET"),
+            "can_view_photos": _can(request, "api:subjectphoto-image", "POST"),
         },
     )
 

@@ -16,6 +16,9 @@ from .config import DATA_LAYOUT_VERSION, POSTGRES_MAJOR, ROOT, StackConfig, Stac
 from .processes import ManagedProcess
 
 POSTGRES_SYSTEM_USER = "embedded_postgres"  # PostgreSQL refuses to run as root
+# The database roles: `postgres` owns the tables and runs migrations; the app (web, workers, beat,
+# ingest) connects as DB_APP_ROLE, which may only SELECT and INSERT audit rows (audit_db_roles).
+DB_APP_ROLE = "facerec_app"
 
 
 # --- data folder ------------------------------------------------------------------------------
@@ -266,7 +269,9 @@ def celery_worker_process(config: StackConfig, env: dict[str, str], *, name: str
     start_offset = log_path.stat().st_size if log_path.exists() else 0
     return ManagedProcess(
         name="Celery worker",
-        argv=_celery("worker", "-l", "INFO", "-n", f"{name}@%h", "--concurrency", "2", "-Q", "celery,recognition"),
+        argv=_celery(
+            "worker", "-l", "INFO", "-n", f"{name}@%h", "--concurrency", "2", "-Q", "celery,recognition,audit"
+        ),
         log_path=log_path,
         ready=lambda: _log_says(log_path, " ready.", start_offset),
         ready_timeout_s=60,

@@ -38,6 +38,9 @@ class Stack:
         self.config = config
         self.running: list[ManagedProcess] = []
         self.env: dict[str, str] = {}
+        # What only the owner (migration) role's commands get: its DATABASE_URL and the app role's
+        # password to set. Never in self.env, so no app process can read the owner's credentials.
+        self.owner_env: dict[str, str] = {}
 
     # --- lifecycle -----------------------------------------------------------------------------
     def start_process(self, process: ManagedProcess) -> None:
@@ -82,11 +85,24 @@ class Stack:
         }
         if c.external_database_url:
             env["DATABASE_URL"] = c.external_database_url
+            self.owner_env = {"DATABASE_URL": c.external_database_url}
         else:
             password = services.secret(c, "postgres_password")
+            app_password = services.secret(c, "postgres_app_password")
             self.start_process(services.postgres_process(c, password))
             services.postgres_ensure_database(c, password, c.database_name)
-            env["DATABASE_URL"] = f"postgres://postgres:{password}@127.0.0.1:{c.pg_port}/{c.database_name}"
+            where = f"127.0.0.1:{c.pg_port}/{c.database_name}"
+            owner_url = f"postgres://postgres:{password}@{where}"
+            app_url = f"postgres://{services.DB_APP_ROLE}:{app_password}@{where}"
+            self.owner_env = {"DATABASE_URL": owner_url, "FR_DB_APP_PASSWORD": app_password}
+            if c.profile == "test":
+                # pytest is the harness, not the app: it creates, migrates and flushes the test
+                # database as the owner, and starts its servers and workers as the app role
+                # (tests/conftest.py), which audit_db_roles sets up on the test database.
+                env["DATABASE_URL"] = owner_url
+                env["FR_DB_APP_PASSWORD"] = app_password
+            else:
+                env["DATABASE_URL"] = app_url
         if c.external_redis_url:
             env["REDIS_URL"] = c.external_redis_url
         else:
@@ -99,10 +115,11 @@ class Stack:
             env["TRITON_URL"] = f"127.0.0.1:{c.triton_grpc_port}"
         self.env = env
 
-    def manage(self, *args: str) -> str:
+    def manage(self, *args: str, as_owner: bool = False) -> str:
+        """One manage.py command as the app role, or `as_owner` (migrate, audit_db_roles)."""
         result = subprocess.run(
             [python_for("backend"), str(ROOT / "manage.py"), *args],
-            env={**os.environ, **self.env},
+            env={**os.environ, **self.env, **(self.owner_env if as_owner else {})},
             cwd=ROOT,
             capture_output=True,
             text=True,
@@ -112,6 +129,12 @@ class Stack:
             last = (result.stderr.strip() or result.stdout.strip()).splitlines()[-1:] or ["(no output)"]
             raise StackError(f"manage.py {' '.join(args)} failed: {last[0]}")
         return result.stdout
+
+    def migrate(self) -> None:
+        """Migrations as the owner, then the app role's privileges (audit rows: SELECT/INSERT)."""
+        self.manage("migrate", "--noinput", as_owner=True)
+        if self.owner_env.get("FR_DB_APP_PASSWORD"):
+            self.manage("audit_db_roles", "--role", services.DB_APP_ROLE, as_owner=True)
 
     def wait_healthy(self, timeout_s: float = 60.0) -> dict[str, Any]:
         url = f"http://127.0.0.1:{self.config.web_port}/healthz"
@@ -159,7 +182,7 @@ def run(config: StackConfig) -> int:
         stack.check_ports(include_web=True)
         stack.start_infrastructure()
         say("applying migrations ...")
-        stack.manage("migrate", "--noinput")
+        stack.migrate()
         # The registry (2,880 cameras), then the demo: a list enrolled from the datasets, demo cameras
         # replaying dataset media, and the standing demo operation (all idempotent).
         for command in ("bootstrap_admin", "seed_zones", "seed_cameras", "demo_seed"):
@@ -221,7 +244,7 @@ def _with_infrastructure(
         stack.check_ports(include_web=False)
         stack.start_infrastructure()
         if migrate:
-            stack.manage("migrate", "--noinput")
+            stack.migrate()
         say(f"running {what} ...")
         result = subprocess.run(
             [python_for("backend"), *args], env={**os.environ, **stack.env, **(env or {})}, cwd=ROOT, check=False

@@ -25,6 +25,13 @@ class Operation(models.Model):
     zones = models.ManyToManyField("zones.Zone", blank=True, related_name="operations")
     camera_groups = ArrayField(models.SlugField(max_length=64), default=list, blank=True)
     cameras = models.ManyToManyField("cameras.Camera", blank=True, related_name="operations")
+    # The cameras covered when the operation was authorised: its coverage from then on is these
+    # cameras, and only while the zones, groups or list above still cover them. Moving a camera
+    # into a zone or group later does not extend an authorised operation (re-authorisation, i.e.
+    # a new request, does). The database refuses additions once it is authorised (migration 0003).
+    authorised_cameras = models.ManyToManyField(
+        "cameras.Camera", blank=True, related_name="authorised_operations", editable=False
+    )
     watchlists = models.ManyToManyField("watchlists.Watchlist", related_name="operations")
     starts_at = models.DateTimeField()
     ends_at = models.DateTimeField()

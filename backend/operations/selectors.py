@@ -31,10 +31,12 @@ def operation_covers_q(camera: Camera) -> Q:
 
 def operations_active_for_camera(*, camera: Camera, at: datetime | None = None) -> list[Operation]:
     """The active operations covering a camera, oldest first (an alert records the first one whose
-    watchlists include the matched list), with their active watchlists prefetched."""
+    watchlists include the matched list), with their active watchlists prefetched. Covering: the
+    zones, groups or list cover it now, and it was among the cameras covered at authorisation."""
     return list(
         operations_active(at=at)
         .filter(operation_covers_q(camera))
+        .filter(authorised_cameras=camera.pk)
         .distinct()
         .order_by("starts_at", "pk")
         .prefetch_related("watchlists")
@@ -42,20 +44,12 @@ def operations_active_for_camera(*, camera: Camera, at: datetime | None = None) 
 
 
 def cameras_under_operation(*, at: datetime | None = None) -> QuerySet[Camera]:
-    """Enabled cameras covered by at least one active operation (what ingest reads)."""
-    active = operations_active(at=at)
-    return (
-        Camera.objects.filter(enabled=True)
-        .filter(Q(zone__operations__in=active) | Q(operations__in=active) | Q(group__in=_active_groups(active)))
-        .distinct()
-    )
-
-
-def _active_groups(active: QuerySet[Operation]) -> list[str]:
-    groups: set[str] = set()
-    for names in active.values_list("camera_groups", flat=True):
-        groups.update(names)
-    return sorted(groups)
+    """Enabled cameras covered by at least one active operation (what ingest reads), each by an
+    operation that both covers it now and covered it at authorisation."""
+    covered = Q(pk__in=[])
+    for operation in operations_active(at=at):
+        covered |= Q(pk__in=operation_cameras(operation=operation).values("pk"))
+    return Camera.objects.filter(enabled=True).filter(covered)
 
 
 # --------------------------------------------------------------------------- what users may see
@@ -109,11 +103,21 @@ def operation_list_visible_to(*, user: User) -> QuerySet[Operation]:
 
 
 def operation_cameras(*, operation: Operation) -> QuerySet[Camera]:
-    """Every camera the operation covers (by zone, group or name), whether or not it streams."""
+    """Every camera the operation covers (by zone, group or name), whether or not it streams. Once
+    authorised, only those also covered at authorisation: coverage can shrink (a camera moved
+    away) but never grow without a new authorisation."""
+    cameras = operation_cameras_requested(operation=operation)
+    if operation.status != Operation.Status.REQUESTED:
+        cameras = cameras.filter(pk__in=operation.authorised_cameras.values("pk"))
+    return cameras.select_related("zone").order_by("code")
+
+
+def operation_cameras_requested(*, operation: Operation) -> QuerySet[Camera]:
+    """What the request's zones, groups and list cover today (what an authoriser fixes)."""
     covered = Q(zone__in=operation.zones.values("pk")) | Q(pk__in=operation.cameras.values("pk"))
     if operation.camera_groups:
         covered |= Q(group__in=operation.camera_groups)
-    return Camera.objects.filter(covered).select_related("zone").order_by("code")
+    return Camera.objects.filter(covered)
 
 
 def camera_list_visible_to(*, user: User) -> QuerySet[Camera]:

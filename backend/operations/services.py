@@ -23,7 +23,13 @@ from backend.watchlists.models import Watchlist
 from backend.zones.models import Zone
 
 from .models import Operation
-from .selectors import operation_cameras, operation_touched_zone_ids, operation_zone_ids, operations_active
+from .selectors import (
+    operation_cameras,
+    operation_cameras_requested,
+    operation_touched_zone_ids,
+    operation_zone_ids,
+    operations_active,
+)
 
 # Who may ask for a deployment, and who may authorise one ("supervisor or above").
 REQUESTERS = frozenset({Role.OFFICER, Role.SUPERVISOR, Role.COMMISSIONER})
@@ -199,6 +205,18 @@ def _audit(
         audit_record(action=action, actor=actor, request=request, **common)
 
 
+def _coverage_fix(operation: Operation) -> list[int]:
+    """At authorisation: fix the cameras the request covers now (ids, for the audit event). What
+    the authoriser saw is what runs; a camera moved into its zones or groups later is not added
+    (the database refuses additions after authorisation). Nothing is fixed for an operation that
+    is not requested: its transition is refused just after."""
+    if operation.status != Operation.Status.REQUESTED:
+        return []
+    ids = sorted(operation_cameras_requested(operation=operation).values_list("pk", flat=True))
+    operation.authorised_cameras.set(ids)
+    return ids
+
+
 def _transition(
     operation: Operation,
     *,
@@ -328,6 +346,7 @@ def operation_authorise(*, operation: Operation, actor: User, request: HttpReque
     if operation.status == Operation.Status.REQUESTED and operation.ends_at <= timezone.now():
         raise Conflict("The operation's window has already passed.", code="window_passed")
     operation.authorised_by, operation.authorised_at = actor, timezone.now()
+    fixed = _coverage_fix(operation)
     return _transition(
         operation,
         action="operation.authorise",
@@ -335,6 +354,7 @@ def operation_authorise(*, operation: Operation, actor: User, request: HttpReque
         allowed_from=[Operation.Status.REQUESTED],
         actor=actor,
         request=request,
+        authorised_cameras=fixed,
     )
 
 
@@ -466,6 +486,7 @@ def operation_seed_demo(
     operation.watchlists.set(watchlists)
     _audit(action="operation.request", operation=operation, actor=requested_by, request=None, name=operation.name)
     operation.authorised_by, operation.authorised_at = authorised_by, now
+    fixed = _coverage_fix(operation)
     _transition(
         operation,
         action="operation.authorise",
@@ -473,6 +494,7 @@ def operation_seed_demo(
         allowed_from=[Operation.Status.REQUESTED],
         actor=authorised_by,
         request=None,
+        authorised_cameras=fixed,
     )
     operation.started_at, operation.started_by = now, authorised_by
     return _transition(

@@ -2,7 +2,8 @@
 
 The body is one JPEG (Content-Type image/jpeg). Optional headers: `X-Captured-At` (Unix seconds;
 default: arrival time) and, for vehicle cameras, `X-Latitude` / `X-Longitude`. Answers:
-202 queued; 401 wrong or missing token (audited, at most once a minute per camera); 409 no active
+202 queued; 401 wrong or missing token (audited within a budget, counted beyond it:
+backend/audit/refusals.py); 409 no active
 operation covers the camera; 413 too large; 415 not a JPEG; 429 shedding load (Retry-After);
 503 the frame store (Redis) is away."""
 
@@ -25,7 +26,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from backend.audit.services import audit_record_system
+from backend.audit.refusals import audit_refusal
 from backend.cameras.health import camera_health_update
 from backend.cameras.models import Camera
 from backend.cameras.services import push_token_matches
@@ -76,7 +77,7 @@ class FramePushView(APIView):
         context = camera_context(camera_id)
         camera = context.camera if context.camera is not None and push_token_matches(context.camera, key) else None
         if camera is None or camera.stream_kind != Camera.StreamKind.PUSH:
-            _refusal_audit(camera_id, reason="missing token" if not key else "wrong token or camera")
+            _refusal_audit(request, camera_id, reason="missing token" if not key else "wrong token or camera")
             return _refusal(401, "invalid_push_token", "The camera's push token is missing or wrong.")
         length = int(request.META.get("CONTENT_LENGTH") or 0)
         if length > settings.FRAME_MAX_BYTES:
@@ -129,18 +130,21 @@ def _float_header(request: Request, name: str) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def _refusal_audit(camera_id: int, *, reason: str) -> None:
-    """A refused push is audited, but at most once a minute per camera id, so a misconfigured or
-    hostile sender cannot flood the chain."""
-    if cache.add(f"push-refused:{camera_id}", 1, 60):
-        zone = Camera.objects.filter(pk=camera_id).select_related("zone").first()
-        audit_record_system(
-            action="camera.push_refused",
-            object_type="camera",
-            object_id=str(camera_id),
-            zone=zone.zone if zone else None,
-            summary={"reason": reason},
-        )
+def _refusal_audit(request: Request, camera_id: int, *, reason: str) -> None:
+    """A refused push is audited in detail at most once a minute per camera id and within the
+    per-source and per-minute budgets, and counted beyond them (one summary event a minute), so a
+    misconfigured or hostile sender cannot flood the chain, whatever ids it tries."""
+    camera = Camera.objects.filter(pk=camera_id).select_related("zone").first()
+    audit_refusal(
+        action="camera.push_refused",
+        key=f"camera {camera_id}" if camera is not None else "(no such camera)",
+        request=request,
+        object_type="camera",
+        object_id=str(camera_id),
+        zone=camera.zone if camera is not None else None,
+        summary={"reason": reason if camera is not None else "no such camera"},
+        once_per_key=True,
+    )
 
 
 def _health_report(camera: Camera, latitude: float | None, longitude: float | None) -> None:

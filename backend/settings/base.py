@@ -114,7 +114,12 @@ CELERY_DB_REUSE_MAX = 500
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 6 * 3600}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Frames go to their own queue: its length is the backlog the ingest side sheds load on.
-CELERY_TASK_ROUTES = {"recognition.recognise_frame": {"queue": "recognition"}}
+# audit.checkpoint runs only on the worker that holds the signing key (queue `audit`: the compose
+# `signer` service; the embedded stack's one worker consumes it too).
+CELERY_TASK_ROUTES = {
+    "recognition.recognise_frame": {"queue": "recognition"},
+    "audit.checkpoint": {"queue": "audit"},
+}
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "retention-run": {"task": "core.retention_run", "schedule": timedelta(hours=1)},
     # Sign the audit chain head into the checkpoint file (backend/audit/checkpoints.py).
@@ -256,6 +261,13 @@ METRICS_TOKEN = env_str("METRICS_TOKEN", "-").strip("-")
 # database (the key file is created with mode 600 on first use). Keep both off the database host.
 AUDIT_CHECKPOINT_DIR = Path(env_str("FR_AUDIT_CHECKPOINT_DIR", str(DATA_DIR / "audit-checkpoints")))
 AUDIT_SIGNING_KEY_PATH = Path(env_str("FR_AUDIT_SIGNING_KEY_PATH", str(DATA_DIR / "secrets" / "audit_signing_key")))
+# Verification fails when events older than this are not covered by a signed checkpoint (the
+# checkpoint task runs every 5 minutes): a deleted or truncated checkpoint file, or stopped signing.
+AUDIT_CHECKPOINT_MAX_AGE_S = env_int("AUDIT_CHECKPOINT_MAX_AGE_S", 900, minimum=60, maximum=7 * 24 * 3600)
+# Refusals (failed logins, wrong camera push tokens) are audited in detail within these budgets a
+# minute and counted beyond them into one summary event (backend/audit/refusals.py).
+AUDIT_REFUSALS_PER_SOURCE = env_int("AUDIT_REFUSALS_PER_SOURCE", 10, minimum=1, maximum=10_000)
+AUDIT_REFUSALS_PER_MINUTE = env_int("AUDIT_REFUSALS_PER_MINUTE", 60, minimum=1, maximum=100_000)
 
 # --- backups (backend/maintenance, docs/operations.md) ----------------------------------------
 # The archive key (32 random bytes, base64, mode 600) belongs to the operator: in production keep

@@ -13,3 +13,7 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # Django's test flush TRUNCATEs every table; the audit table refuses TRUNCATE unless the session
 # opts in (backend/audit/apps.py). Only the test settings do.
 AUDIT_ALLOW_TRUNCATE = True
+# The suite refuses many logins from one address within minutes: the refusal budgets are large
+# here, and the tests of the budgets (test_audit_refusals.py) set their own.
+AUDIT_REFUSALS_PER_SOURCE = 100_000
+AUDIT_REFUSALS_PER_MINUTE = 100_000

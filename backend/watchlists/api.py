@@ -10,7 +10,7 @@ from django.conf import settings
 from django.db.models import QuerySet
 from django.http import HttpResponse
 from django_filters import rest_framework as filters
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.filters import OrderingFilter, SearchFilter
@@ -20,6 +20,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from backend.accounts.permissions import acting_user
+from backend.core.serializers import PurposeInputSerializer, stated_purpose
 from backend.core.uploads import InvalidUpload
 
 from . import selectors, services
@@ -215,18 +216,16 @@ class SubjectPhotoViewSet(
         services.subject_photo_delete(photo=self.get_object(), actor=acting_user(request), request=request)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
-    @extend_schema(
-        parameters=[OpenApiParameter("purpose", str, required=True, description="why the photo is viewed")],
-        responses={(200, "image/jpeg"): bytes},
-    )
-    @action(detail=True, methods=["get"])
+    @extend_schema(request=PurposeInputSerializer, responses={(200, "image/jpeg"): bytes})
+    @action(detail=True, methods=["post"])
     def image(self, request: Request, pk: str | None = None) -> HttpResponse:
-        """The enrolled photo. A biometric read: `purpose` is required and the view is audited."""
+        """The enrolled photo. A biometric read: a POST with `purpose` in the body (never a GET a
+        link could make a browser send), and the view is audited."""
         photo = self.get_object()
         data = services.subject_photo_read(
             photo=photo,
             actor=acting_user(request),
-            purpose=str(request.query_params.get("purpose", "")),
+            purpose=stated_purpose(request.data),
             request=request,
         )
         response = HttpResponse(data, content_type=photo.content_type)

@@ -161,7 +161,7 @@ class TemplateSerializer(serializers.Serializer[dict[str, Any]]):
 
 class SubjectPhotoSerializer(serializers.ModelSerializer[SubjectPhoto]):
     templates = TemplateSerializer(many=True, read_only=True)
-    image_url = serializers.SerializerMethodField(help_text="GET with ?purpose=...; every view is audited.")
+    image_url = serializers.SerializerMethodField(help_text='POST {"purpose": ...}; every view is audited.')
     created_by = serializers.SlugRelatedField[User](slug_field="username", read_only=True)
 
     class Meta:

@@ -112,11 +112,6 @@ export function purposeProblem(purpose, what = "viewing") {
   return text.length >= PURPOSE_MIN ? null : `Give the purpose of ${what} (at least ${PURPOSE_MIN} characters).`;
 }
 
-export function evidenceUrl(url, purpose) {
-  const query = `purpose=${encodeURIComponent(String(purpose).trim())}`;
-  return `${url}${url.includes("?") ? "&" : "?"}${query}`;
-}
-
 // The file name from Content-Disposition (attachment; filename="…"), or a fallback.
 export function filenameFrom(disposition, fallback = "evidence.zip") {
   const match = /filename="?([^";]+)"?/i.exec(String(disposition ?? ""));

@@ -7,11 +7,10 @@ import L from "./leaflet.js";
 import { formatTime, relativeTime } from "./audit.js";
 import { imageUrls, scoreText, statusLabel } from "./alerts.js";
 import { liveEvents } from "./events.js";
-import { api } from "./watchlists.js";
+import { api, auditedImage, auditedRead } from "./watchlists.js";
 import {
   actionLabel,
   actionsFor,
-  evidenceUrl,
   filenameFrom,
   historyText,
   peopleText,
@@ -184,10 +183,10 @@ class AlertPage {
       say(result, "");
       try {
         const detail = this.alert ?? (await api(this.apiUrl));
-        const urls = imageUrls({ probeUrl: detail.probe_url, photoUrl: detail.matched_photo_url, purpose });
+        const urls = imageUrls({ probeUrl: detail.probe_url, photoUrl: detail.matched_photo_url });
         out.replaceChildren(
-          urls.probe ? this.figure(urls.probe, "Camera (probe crop)") : element("p", "The probe crop was purged.", "muted"),
-          urls.photo ? this.figure(urls.photo, "Enrolled photo") : element("p", "No enrolled photo is linked.", "muted"),
+          urls.probe ? this.figure(urls.probe, "Camera (probe crop)", purpose) : element("p", "The probe crop was purged.", "muted"),
+          urls.photo ? this.figure(urls.photo, "Enrolled photo", purpose) : element("p", "No enrolled photo is linked.", "muted"),
         );
       } catch (error) {
         say(result, error.message, "error");
@@ -195,12 +194,13 @@ class AlertPage {
     });
   }
 
-  figure(url, caption) {
+  figure(url, caption, purpose) {
     const figure = element("figure");
     const image = element("img");
     image.alt = caption;
-    image.addEventListener("error", () => image.replaceWith(element("p", "Not available (refused, purged or removed).", "error")));
-    image.src = url;
+    const unavailable = () => image.replaceWith(element("p", "Not available (refused, purged or removed).", "error"));
+    image.addEventListener("error", unavailable);
+    auditedImage(image, url, purpose).catch(unavailable);
     figure.append(image, element("figcaption", caption));
     return figure;
   }
@@ -218,11 +218,7 @@ class AlertPage {
       submit.disabled = true;
       say(result, "Preparing the file…");
       try {
-        const response = await fetch(evidenceUrl(form.action, purpose), { credentials: "same-origin" });
-        if (!response.ok) {
-          const data = await response.json().catch(() => ({}));
-          throw new Error(data.message || `The export failed (HTTP ${response.status}).`);
-        }
+        const response = await auditedRead(form.action, purpose);
         const blob = await response.blob();
         const link = element("a");
         link.href = URL.createObjectURL(blob);

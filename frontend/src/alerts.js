@@ -8,7 +8,7 @@
 // Subject, watchlist and camera names are user-supplied: text only, never markup.
 import { liveEvents } from "./events.js";
 import { formatTime, relativeTime } from "./audit.js";
-import { api } from "./watchlists.js";
+import { api, auditedImage } from "./watchlists.js";
 
 export const OPEN_STATUSES = ["new", "acknowledged", "pending_verification", "escalated"];
 const STATUS_LABELS = {
@@ -108,12 +108,11 @@ export function purposeProblem(purpose) {
   return text.length >= PURPOSE_MIN ? null : `Give the purpose of viewing (at least ${PURPOSE_MIN} characters).`;
 }
 
-// The audited image URLs of an alert's probe crop and its matched enrolled photo, from the routes
-// the alert's detail names (null where there is no image: a purged crop, a removed photo).
-export function imageUrls({ probeUrl, photoUrl, purpose }) {
-  const query = `purpose=${encodeURIComponent(String(purpose).trim())}`;
-  const withQuery = (url) => (url ? `${url}${url.includes("?") ? "&" : "?"}${query}` : null);
-  return { probe: withQuery(probeUrl), photo: withQuery(photoUrl) };
+// The audited image routes of an alert's probe crop and its matched enrolled photo, as the alert's
+// detail names them (null where there is no image: a purged crop, a removed photo). They are read
+// with a POST that carries the purpose (auditedImage), never put in an <img src> as a URL.
+export function imageUrls({ probeUrl, photoUrl }) {
+  return { probe: probeUrl || null, photo: photoUrl || null };
 }
 
 export function reconnectText(retryAt, now = Date.now()) {
@@ -464,21 +463,20 @@ class AlertPanel {
   async showImages(alertId, purpose, evidence) {
     // The alert's detail names the audited routes of its probe crop and matched enrolled photo.
     const detail = await api(`${this.alertsUrl}${alertId}/`);
-    const urls = imageUrls({ probeUrl: detail.probe_url, photoUrl: detail.matched_photo_url, purpose });
+    const urls = imageUrls({ probeUrl: detail.probe_url, photoUrl: detail.matched_photo_url });
     const pair = element("div", null, "alert-images");
-    pair.appendChild(urls.probe ? this.figure(urls.probe, "Probe crop (camera)") : element("p", "The probe crop was purged.", "muted"));
-    pair.appendChild(urls.photo ? this.figure(urls.photo, "Enrolled photo") : element("p", "No enrolled photo is linked.", "muted"));
+    pair.appendChild(urls.probe ? this.figure(urls.probe, "Probe crop (camera)", purpose) : element("p", "The probe crop was purged.", "muted"));
+    pair.appendChild(urls.photo ? this.figure(urls.photo, "Enrolled photo", purpose) : element("p", "No enrolled photo is linked.", "muted"));
     evidence.replaceChildren(pair);
   }
 
-  figure(url, caption) {
+  figure(url, caption, purpose) {
     const figure = element("figure");
     const image = element("img");
     image.alt = caption;
-    image.addEventListener("error", () => {
-      image.replaceWith(element("p", "Not available (refused, purged or removed).", "error"));
-    });
-    image.src = url;
+    const unavailable = () => image.replaceWith(element("p", "Not available (refused, purged or removed).", "error"));
+    image.addEventListener("error", unavailable);
+    auditedImage(image, url, purpose).catch(unavailable);
     figure.appendChild(image);
     figure.appendChild(element("figcaption", caption));
     return figure;

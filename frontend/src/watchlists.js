@@ -28,6 +28,36 @@ export async function api(url, { method = "GET", json, form } = {}) {
   return data;
 }
 
+// An audited read (a face image, an evidence zip) is a POST with the purpose in the body and the
+// page's CSRF token, never a GET: a link or an <img> on another site cannot make this browser
+// record a read with a purpose its user never stated.
+export function auditedReadInit(purpose, token = csrfToken()) {
+  return {
+    method: "POST",
+    credentials: "same-origin",
+    headers: { "Content-Type": "application/json", "X-CSRFToken": token },
+    body: JSON.stringify({ purpose: String(purpose ?? "").trim() }),
+  };
+}
+
+// The response of an audited read; an Error with the API's sentence when it was refused.
+export async function auditedRead(url, purpose) {
+  const response = await fetch(url, auditedReadInit(purpose));
+  if (!response.ok) {
+    const data = await response.json().catch(() => ({}));
+    const error = new Error(describeError(data, response.status));
+    error.status = response.status;
+    throw error;
+  }
+  return response;
+}
+
+// Show an audited image in an <img>: read it (POST), then point the image at the bytes.
+export async function auditedImage(image, url, purpose) {
+  const blob = await (await auditedRead(url, purpose)).blob();
+  image.src = URL.createObjectURL(blob);
+}
+
 export function describeError(data, status) {
   if (status === 429) return "Too many requests: wait a minute and try again.";
   if (data?.errors && typeof data.errors === "object") {
@@ -141,11 +171,14 @@ function initSubjectPage() {
   const viewer = document.getElementById("photo-viewer");
   viewer?.addEventListener("submit", (event) => {
     event.preventDefault();
-    // Every view of an enrolled photo is an audit event with this purpose.
-    const purpose = encodeURIComponent(String(new FormData(viewer).get("purpose")));
+    // Every view of an enrolled photo is an audit event with this purpose (a POST, see auditedRead).
+    const purpose = String(new FormData(viewer).get("purpose"));
     for (const image of page.querySelectorAll("img[data-src]")) {
-      image.src = `${image.dataset.src}?purpose=${purpose}`;
-      image.hidden = false;
+      auditedImage(image, image.dataset.src, purpose)
+        .then(() => {
+          image.hidden = false;
+        })
+        .catch((error) => image.replaceWith(Object.assign(document.createElement("p"), { textContent: error.message })));
     }
   });
 

@@ -5,7 +5,6 @@ import { test } from "node:test";
 
 import {
   actionsFor,
-  evidenceUrl,
   filenameFrom,
   historyText,
   peopleText,
@@ -72,11 +71,9 @@ test("trailPoints orders by time, drops sightings without a place and marks the 
   assert.deepEqual(trailPoints(undefined, 1), []);
 });
 
-test("purpose, evidence URL and file name", () => {
+test("purpose and file name", () => {
   assert.match(purposeProblem("why", "the export"), /purpose of the export/);
   assert.equal(purposeProblem("  court case 12  "), null);
-  assert.equal(evidenceUrl("/api/v1/alerts/4/evidence/", " FIR 1/2026 & more "), "/api/v1/alerts/4/evidence/?purpose=FIR%201%2F2026%20%26%20more");
-  assert.equal(evidenceUrl("/x/?a=1", "abcde"), "/x/?a=1&purpose=abcde");
   assert.equal(filenameFrom('attachment; filename="alert-4-evidence-20260301T101010Z.zip"'), "alert-4-evidence-20260301T101010Z.zip");
   assert.equal(filenameFrom('attachment; filename="../../etc/passwd"'), "evidence.zip");
   assert.equal(filenameFrom(null, "x.zip"), "x.zip");

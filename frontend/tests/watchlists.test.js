@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { describeError, endOfDay, splitAliases } from "../src/watchlists.js";
+import { auditedReadInit, describeError, endOfDay, splitAliases } from "../src/watchlists.js";
 import { formatTime, relativeTime, summaryText } from "../src/audit.js";
 
 test("describeError prefers the API's sentence, lists field errors, explains throttling", () => {
@@ -46,4 +46,13 @@ test("summaryText renders values as plain text, nested ones as JSON", () => {
   assert.equal(summaryText({ removed: 2, kind: "<b>x</b>", changed: { a: 1 } }), 'removed: 2; kind: <b>x</b>; changed: {"a":1}');
   assert.equal(summaryText(null), "");
   assert.equal(summaryText("text"), "text");
+});
+
+test("an audited read is a POST with the purpose in the body and the CSRF token, never a URL", () => {
+  const init = auditedReadInit("  FIR 5/2026 & check ", "tok123");
+  assert.equal(init.method, "POST");
+  assert.equal(init.credentials, "same-origin");
+  assert.equal(init.headers["X-CSRFToken"], "tok123");
+  assert.equal(init.headers["Content-Type"], "application/json");
+  assert.deepEqual(JSON.parse(init.body), { purpose: "FIR 5/2026 & check" });
 });

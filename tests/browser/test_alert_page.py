@@ -181,7 +181,7 @@ def test_hostile_name_trail_images_evidence_and_screenshots(page, web_server, us
     page.fill("#alert-images-form input[name=purpose]", "identity check before dispatch")
     with page.expect_response(lambda response: "/enrolled/" in response.url) as enrolled:
         page.get_by_role("button", name="View images").click()
-    assert enrolled.value.status == 200
+    assert enrolled.value.status == 200 and enrolled.value.request.method == "POST"
     expect(page.locator("[data-testid=alert-images] img")).to_have_count(2)
     viewed = AuditEvent.objects.filter(purpose="identity check before dispatch")
     expect(page.locator("[data-testid=alert-images] img").first).to_be_visible()

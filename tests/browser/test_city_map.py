@@ -223,11 +223,13 @@ def test_new_alert_appears_live_sorted_acknowledged_and_images_need_a_purpose(
     first.get_by_role("button", name="View images").click()
     first.get_by_label("Purpose of viewing").fill("Verifying the missing-child alert")
     with (
-        page.expect_response(re.compile(r"/api/v1/alerts/\d+/probe/\?purpose=")) as probe,
-        page.expect_response(re.compile(r"/api/v1/alerts/\d+/enrolled/\?purpose=")) as enrolled,
+        page.expect_response(re.compile(r"/api/v1/alerts/\d+/probe/$")) as probe,
+        page.expect_response(re.compile(r"/api/v1/alerts/\d+/enrolled/$")) as enrolled,
     ):
         first.get_by_role("button", name="Show images").click()
     assert probe.value.status == 200 and enrolled.value.status == 200
+    # Audited reads are POSTs with the purpose in the body (issue 18 #12), never a URL to follow.
+    assert probe.value.request.method == "POST" and "purpose" not in probe.value.url
     expect(first.locator(".alert-images img")).to_have_count(2)
     ALERT_SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ALERT_SCREENSHOT))

@@ -98,6 +98,7 @@ def test_another_supervisor_approves_from_the_queue(page, web_server, make_user,
     with page.expect_response(lambda response: "/image/" in response.url) as shown:
         page.get_by_role("button", name="Show photos").click()
     assert shown.value.status == 200 and shown.value.header_value("content-type") == "image/jpeg"
+    assert shown.value.request.method == "POST" and "purpose" not in shown.value.url
     expect(page.locator("[data-photo] img")).to_be_visible()
     assert trouble["dialogs"] == [] and trouble["console"] == [], trouble
 

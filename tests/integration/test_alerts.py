@@ -203,7 +203,7 @@ def test_zone_scoping_and_roles(world: World) -> None:
 
     assert south_officer.get(f"{ALERTS}{north.pk}/").status_code == 404
     assert post(south_officer, north, "acknowledge").status_code == 404
-    assert south_officer.get(f"{ALERTS}{north.pk}/probe/", {"purpose": PURPOSE}).status_code == 404
+    assert south_officer.post(f"{ALERTS}{north.pk}/probe/", {"purpose": PURPOSE}, format="json").status_code == 404
     assert [x["id"] for x in south_officer.get(ALERTS).json()["results"]] == [south.pk]
     with pytest.raises(PermissionDenied):  # the service's own guard, for callers that are not the API
         services.alert_adjudicate(alert=north, action="acknowledge", actor=world.officer_south)
@@ -212,7 +212,7 @@ def test_zone_scoping_and_roles(world: World) -> None:
     assert {x["id"] for x in commissioner.get(ALERTS).json()["results"]} == {north.pk, south.pk}
     assert post(commissioner, north, "acknowledge").status_code == 403
     assert post(commissioner, north, "escalate", "Festival crowd: needs a second team").json()["status"] == "escalated"
-    assert commissioner.get(f"{ALERTS}{north.pk}/probe/", {"purpose": PURPOSE}).status_code == 403
+    assert commissioner.post(f"{ALERTS}{north.pk}/probe/", {"purpose": PURPOSE}, format="json").status_code == 403
 
     auditor = as_user(world.auditor)
     assert auditor.get(f"{ALERTS}{south.pk}/").status_code == 200
@@ -372,18 +372,18 @@ def test_probe_crop_is_an_audited_read_with_a_purpose(world: World) -> None:
     client = as_user(world.officer_a)
     url = f"{ALERTS}{alert.pk}/probe/"
     for purpose in (None, "", "why"):
-        refused = client.get(url, {} if purpose is None else {"purpose": purpose})
+        refused = client.post(url, {} if purpose is None else {"purpose": purpose}, format="json")
         assert refused.status_code == 400 and refused.json()["code"] == "purpose_required"
     assert not events("biometric.probe_view", alert)
 
-    shown = client.get(url, {"purpose": PURPOSE})
+    shown = client.post(url, {"purpose": PURPOSE}, format="json")
     assert shown.status_code == 200 and shown["Content-Type"] == "image/jpeg"
     assert shown["Cache-Control"] == "private, no-store"
     assert shown.content == bytes(Alert.objects.get(pk=alert.pk).probe_jpeg or b"") and shown.content[:2] == b"\xff\xd8"
     [event] = events("biometric.probe_view", alert)
     assert event.purpose == PURPOSE and event.actor_username == "officer-user"
     assert event.summary == {"subject_id": alert.subject_id} and event.zone_id == world.zones["north"].pk
-    assert as_user(world.auditor).get(url, {"purpose": "chain of custody review"}).status_code == 200
+    assert as_user(world.auditor).post(url, {"purpose": "chain of custody review"}, format="json").status_code == 200
 
 
 def csv_rows(response: Any) -> list[dict[str, str]]:
@@ -477,10 +477,23 @@ def test_purge_of_probe_crops_keeps_the_record(world: World) -> None:
     client = as_user(world.officer_a)
     body = client.get(f"{ALERTS}{purged.pk}/").json()
     assert body["probe_url"] is None and body["probe_purged_at"]
-    gone = client.get(f"{ALERTS}{purged.pk}/probe/", {"purpose": PURPOSE})
+    gone = client.post(f"{ALERTS}{purged.pk}/probe/", {"purpose": PURPOSE}, format="json")
     assert gone.status_code == 410 and gone.json()["code"] == "probe_purged"
     assert not events("biometric.probe_view", purged)
 
     later = retention_run(now=timezone.now() + timedelta(days=400))
     assert later[CONFIRMED_KIND]["removed"] == 1 and later[DISMISSED_KIND]["removed"] == 1
     assert Alert.objects.get(pk=old_open.pk).probe_jpeg is not None  # undecided: kept
+
+
+def test_the_database_refuses_to_change_the_evidence_of_a_judged_alert(world: World) -> None:
+    """Issue 18 #7, below the services: whatever the caller, a dismissed alert's crop, score and
+    sightings stay as adjudicated; emptying the crop (retention) stays possible."""
+    alert = world.alert()
+    services.alert_adjudicate(alert=alert, action="dismiss", actor=world.officer_a, reason="not them")
+    for change in ({"best_score": 0.99}, {"probe_jpeg": b"\xff\xd8other"}, {"sightings_count": 7}):
+        with pytest.raises(IntegrityError), transaction.atomic():
+            Alert.objects.filter(pk=alert.pk).update(**change)
+    assert Alert.objects.filter(pk=alert.pk).update(probe_jpeg=None, probe_purged_at=timezone.now()) == 1
+    open_alert = world.alert()
+    assert Alert.objects.filter(pk=open_alert.pk).update(best_score=0.99, sightings_count=2) == 1

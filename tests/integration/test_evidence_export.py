@@ -1,7 +1,8 @@
-"""Evidence export of one alert (GET /api/v1/alerts/{id}/evidence/?purpose=): one zip with
+"""Evidence export of one alert (POST /api/v1/alerts/{id}/evidence/ {"purpose": ...}): one zip with
 evidence.json, probe.jpg and enrolled.jpg; the audit events about the alert with hashes that
 match the audit rows and recompute from their fields; the chain verification and the last signed
-checkpoint; the export itself audited with its purpose; purpose required; roles and zones."""
+checkpoint; the export itself audited with its purpose; purpose required; roles and zones; an
+officer's file redacted to what an officer may see; the verification bounded to the alert's span."""
 
 from __future__ import annotations
 
@@ -97,7 +98,9 @@ def alert(people, zones) -> Alert:  # type: ignore[no-untyped-def]
 
 
 def export(client: APIClient, alert: Alert, purpose: str | None = PURPOSE) -> Any:
-    return client.get(f"/api/v1/alerts/{alert.pk}/evidence/", {} if purpose is None else {"purpose": purpose})
+    return client.post(
+        f"/api/v1/alerts/{alert.pk}/evidence/", {} if purpose is None else {"purpose": purpose}, format="json"
+    )
 
 
 def unzip(response: Any) -> tuple[dict[str, Any], dict[str, bytes]]:
@@ -192,3 +195,67 @@ def test_a_purged_probe_is_left_out_and_said_so(people, alert) -> None:  # type:
     document, files = unzip(export(as_user(people["auditor"]), alert))
     assert "probe.jpg" not in files and "enrolled.jpg" in files
     assert document["alert"]["probe_purged_at"] is not None
+
+
+# --- issue 18 #11: redaction to the exporting role, and a bounded verification ----------------------
+
+
+def _viewer(user: Any, agent: str) -> APIClient:
+    client = APIClient(HTTP_USER_AGENT=agent)
+    login_verified(client, user)
+    return client
+
+
+def test_an_officers_zip_carries_only_what_an_officer_may_see(people, alert) -> None:  # type: ignore[no-untyped-def]
+    """Other people's IP, user agent, request id and purposes (an auditor's above all) stay out of
+    an officer's file; the auditor's own export carries every field, recomputable offline."""
+    probe = f"/api/v1/alerts/{alert.pk}/probe/"
+    viewed = {"auditor": "internal review AU-7/2026", "officer_b": "second look by officer b"}
+    agents = {"auditor": "AuditorDesk/9.1", "officer_b": "OfficerBPhone/2.0"}
+    for who, purpose in viewed.items():
+        assert _viewer(people[who], agents[who]).post(probe, {"purpose": purpose}, format="json").status_code == 200
+    response = _viewer(people["officer_a"], "OfficerAPhone/1.0").post(
+        f"/api/v1/alerts/{alert.pk}/evidence/", {"purpose": PURPOSE}, format="json"
+    )
+    document, files = unzip(response)
+    text = files["evidence.json"].decode()
+    for secret in (*viewed.values(), *agents.values()):
+        assert secret not in text, secret
+    by_actor = {e["fields"]["actor_username"]: e for e in document["audit"]["events"]}
+    for other in ("auditor-user", "officer-b"):
+        assert by_actor[other]["redacted"] == ["ip", "user_agent", "request_id", "purpose"]
+        assert not {"ip", "user_agent", "request_id", "purpose"} & set(by_actor[other]["fields"])
+        assert by_actor[other]["hash_recomputed_matches"] is True  # checked by the platform
+    own = [e for e in document["audit"]["events"] if e["action"] == EVIDENCE_ACTION][-1]
+    assert own["redacted"] == [] and own["fields"]["purpose"] == PURPOSE
+    assert own["fields"]["user_agent"] == "OfficerAPhone/1.0"
+
+    auditors, _ = unzip(export(as_user(people["auditor"]), alert))
+    shown = {e["fields"].get("purpose") for e in auditors["audit"]["events"]}
+    assert set(viewed.values()) <= shown and all(e["redacted"] == [] for e in auditors["audit"]["events"])
+
+
+def test_an_export_verifies_the_alerts_span_not_the_whole_chain(people, alert) -> None:  # type: ignore[no-untyped-def]
+    from django.db import connection
+
+    from tests.integration.test_audit_chain import TABLE, bulk_extend_chain
+
+    head = bulk_extend_chain(5_000)  # a long chain before the alert's events
+    fresh = alert_make(subject=alert.subject, camera=alert.camera, operation=alert.operation)
+    services.alert_adjudicate(alert=fresh, action="acknowledge", actor=people["officer_a"])
+    document, _ = unzip(export(as_user(people["auditor"]), fresh))
+    verified = document["audit"]["chain_verification"]
+    assert verified["ok"] is True and verified["range"]["from_sequence"] > head
+    span = verified["range"]["to_sequence"] - verified["range"]["from_sequence"] + 1
+    assert verified["events_checked"] == span <= 5  # the acknowledgement to the export, not 5,000 more
+
+    # A change inside the span breaks the file's verification.
+    acknowledged = AuditEvent.objects.get(action="alert.acknowledge", object_id=str(fresh.pk))
+    with connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        cursor.execute(f"ALTER TABLE {TABLE} DISABLE TRIGGER USER")
+        cursor.execute(f"UPDATE {TABLE} SET purpose = 'rewritten' WHERE id = %s", [acknowledged.pk])
+        cursor.execute(f"ALTER TABLE {TABLE} ENABLE TRIGGER USER")
+    broken, _ = unzip(export(as_user(people["auditor"]), fresh))
+    assert broken["audit"]["chain_verification"]["ok"] is False
+    assert broken["audit"]["chain_verification"]["first_break"]["sequence"] == acknowledged.sequence

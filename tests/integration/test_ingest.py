@@ -39,15 +39,19 @@ RTSP_CLIP = "opencv4nodejs/data/people.mp4"  # H.264, 800x450, 24 fps
 # --- fixtures ------------------------------------------------------------------------------------
 @pytest.fixture
 def deployment(users_by_role, zones) -> dict[str, Any]:  # type: ignore[no-untyped-def]
-    """An active operation over the north zone: its enabled cameras are what ingest reads."""
+    """An active operation over the north zone, authorised (`authorise()`) once a test has made its
+    cameras: its enabled cameras are what ingest reads (coverage is fixed at authorisation)."""
     from backend.accounts.roles import Role
 
     supervisor, officer = users_by_role[Role.SUPERVISOR], users_by_role[Role.OFFICER]
     watchlist = watchlist_make(zone=zones["north"], created_by=supervisor)
-    operation = operation_make(
-        requested_by=officer, authorised_by=supervisor, watchlists=[watchlist], zones=[zones["north"]]
-    )
-    return {"zone": zones["north"], "other_zone": zones["south"], "operation": operation}
+
+    def authorise() -> Any:
+        return operation_make(
+            requested_by=officer, authorised_by=supervisor, watchlists=[watchlist], zones=[zones["north"]]
+        )
+
+    return {"zone": zones["north"], "other_zone": zones["south"], "authorise": authorise}
 
 
 @pytest.fixture(autouse=True)
@@ -177,6 +181,7 @@ def test_rtsp_camera_frames_are_accepted_and_the_camera_is_online(rtsp_server, d
     wrong_path = camera_make(
         zone=deployment["zone"], stream_kind="rtsp", stream_url=rtsp_server.replace("/cam", "/nothing-here")
     )
+    deployment["authorise"]()  # authorised now: these cameras are what it covers
     worker = start_worker()
     online = wait_for(health_is(camera, Camera.Health.ONLINE), what="the RTSP camera to be online")
     runner = worker.runners[camera.pk]
@@ -231,6 +236,7 @@ def test_unreachable_rtsp_camera_is_offline_with_a_clear_error_and_the_worker_ke
         zone=deployment["zone"], stream_kind="rtsp", stream_url=f"rtsp://admin:{SECRET}@127.0.0.1:{port}/stream1"
     )
     alive = camera_make(zone=deployment["zone"], stream_kind="file", stream_url=RTSP_CLIP, sample_fps=2.0)
+    deployment["authorise"]()  # authorised now: these cameras are what it covers
     worker = start_worker()
     offline = wait_for(health_is(dead, Camera.Health.OFFLINE), what="the unreachable camera to be offline")
     assert offline.last_error == "Cannot open the RTSP stream (connection refused)."
@@ -287,6 +293,7 @@ def test_snapshot_cameras_good_garbage_and_missing(snapshot_server, deployment, 
     good = camera_make(zone=deployment["zone"], stream_kind="snapshot", stream_url=f"{base}/snap.jpg", sample_fps=2.0)
     garbage = camera_make(zone=deployment["zone"], stream_kind="snapshot", stream_url=f"{base}/garbage")
     missing = camera_make(zone=deployment["zone"], stream_kind="snapshot", stream_url=f"{base}/nope.jpg")
+    deployment["authorise"]()  # authorised now: these cameras are what it covers
     worker = start_worker()
     wait_for(health_is(good, Camera.Health.ONLINE), what="the snapshot camera to be online")
     wait_for(lambda: worker.runners[good.pk].stats.accepted >= 2, what="two snapshots accepted")
@@ -315,6 +322,7 @@ def test_file_and_composed_demo_cameras(deployment, start_worker, datasets_dir) 
     composed = camera_make(
         zone=deployment["zone"], stream_kind="composed", stream_url=composed_url("ingest-test", seed=1), sample_fps=2.0
     )
+    deployment["authorise"]()  # authorised now: these cameras are what it covers
     worker = start_worker()
     for camera, frames in ((replay, 4), (composed, 2)):
         wait_for(health_is(camera, Camera.Health.ONLINE), what=f"the {camera.stream_kind} camera to be online")
@@ -333,6 +341,7 @@ def test_shards_split_the_cameras_under_operation(deployment) -> None:  # type: 
     camera_make(zone=zone, stream_kind="none")
     camera_make(zone=zone, stream_kind="rtsp", stream_url="")
     camera_make(zone=other, stream_kind="rtsp", stream_url="rtsp://10.0.2.1/s")  # no operation there
+    deployment["authorise"]()  # authorised now: these cameras are what it covers
     shards = [IngestWorker(index, 3).cameras_owned() for index in range(3)]
     owned = [set(shard) for shard in shards]
     assert set().union(*owned) == {camera.pk for camera in read}
@@ -350,6 +359,7 @@ def test_manage_py_ingest_reads_cameras_and_stops_on_sigterm(snapshot_server, de
     unreachable = camera_make(
         zone=deployment["zone"], stream_kind="rtsp", stream_url=f"rtsp://127.0.0.1:{free_port()}/"
     )
+    deployment["authorise"]()  # authorised now: these cameras are what it covers
     process = devstack_services.ingest_process(stack_config, _test_database_env(), shard="0/1")
     process.start()
     try:

@@ -68,6 +68,7 @@ def listed(zones, users_by_role, make_user, datasets_dir: Path) -> dict[str, Any
     subject = watchlist_services.subject_approve(subject=subject, actor=approver)
     camera = camera_make(zone=zones["north"], stream_kind=Camera.StreamKind.PUSH, min_face_px=20)
     uncovered = camera_make(zone=zones["south"], stream_kind=Camera.StreamKind.PUSH, min_face_px=20)
+    twin = camera_make(zone=zones["north"], stream_kind=Camera.StreamKind.PUSH, min_face_px=20)
     operation = operation_make(
         requested_by=officer, authorised_by=supervisor, watchlists=[watchlist], zones=[zones["north"]]
     )
@@ -76,8 +77,10 @@ def listed(zones, users_by_role, make_user, datasets_dir: Path) -> dict[str, Any
         "watchlist": watchlist,
         "camera": camera,
         "uncovered": uncovered,
+        "twin": twin,  # a second covered camera in the same zone
         "operation": operation,
         "probe": (datasets_dir / PROBE).read_bytes(),
+        "enrolled": (datasets_dir / ENROLLED).read_bytes(),
         "stranger": (datasets_dir / STRANGER).read_bytes(),
     }
 
@@ -134,6 +137,60 @@ def test_repeated_frames_within_the_cooldown_add_sightings_not_alerts(listed, se
     alert = Alert.objects.get()
     assert alert.sightings.count() == 2 and alert.sightings_count == 2
     assert AuditEvent.objects.filter(action="alert.raise").count() == 1
+
+
+@pytest.mark.django_db
+def test_a_dismissed_alert_stays_as_judged_and_a_new_appearance_raises_a_new_alert(
+    listed, users_by_role, settings
+) -> None:  # type: ignore[no-untyped-def]
+    """Issue 18 #7: a sighting within the cooldown of a dismissal once extended the closed alert
+    (a better crop even replaced the face the officer had dismissed) and raised nothing."""
+    from backend.alerts.services import alert_adjudicate
+
+    settings.TRACK_SINGLE_FRAME_MARGIN = 0.0
+    [first_id] = process(listed["camera"], listed["probe"]).alerts_created
+    dismissed = alert_adjudicate(
+        alert=Alert.objects.get(pk=first_id), action="dismiss", actor=users_by_role[Role.OFFICER], reason="not him"
+    )
+    crop_before = bytes(Alert.objects.get(pk=first_id).probe_jpeg)
+    again = process(listed["camera"], listed["enrolled"])  # the same person, a better view, seconds later
+    assert len(again.alerts_created) == 1 and again.alerts_extended == []
+    first = Alert.objects.get(pk=first_id)
+    assert first.status == "dismissed" and first.sightings_count == 1 and bytes(first.probe_jpeg) == crop_before
+    assert first.best_score == dismissed.best_score
+    raised = AuditEvent.objects.get(action="alert.raise", object_id=str(again.alerts_created[0]))
+    assert raised.summary["follows_closed_alert"] == {"id": first_id, "status": "dismissed"}
+    assert not AuditEvent.objects.filter(action="alert.probe_replace").exists()
+
+
+@pytest.mark.django_db
+def test_a_better_crop_replaces_the_probe_only_before_anyone_judged_it_and_is_audited(
+    listed, users_by_role, settings
+) -> None:  # type: ignore[no-untyped-def]
+    from backend.alerts.services import alert_adjudicate
+
+    settings.TRACK_SINGLE_FRAME_MARGIN = 0.0
+    [alert_id] = process(listed["camera"], listed["probe"]).alerts_created
+    before = Alert.objects.get(pk=alert_id)
+    assert process(listed["camera"], listed["enrolled"]).alerts_extended == [alert_id]
+    after = Alert.objects.get(pk=alert_id)
+    assert after.best_score > before.best_score and bytes(after.probe_jpeg) != bytes(before.probe_jpeg)
+    [replaced] = AuditEvent.objects.filter(action="alert.probe_replace", object_id=str(alert_id))
+    assert replaced.summary["score"] == {"before": round(before.best_score, 4), "after": round(after.best_score, 4)}
+    assert replaced.summary["status"] == "new" and len(replaced.summary["crop_sha256"]) == 64
+
+    # At a second camera an officer confirms on the first crop: sightings still count, the crop stays.
+    camera = listed["twin"]
+    [judged_id] = process(camera, listed["probe"]).alerts_created
+    judged = alert_adjudicate(
+        alert=Alert.objects.get(pk=judged_id), action="confirm", actor=users_by_role[Role.OFFICER]
+    )
+    crop = bytes(Alert.objects.get(pk=judged_id).probe_jpeg)
+    assert process(camera, listed["enrolled"]).alerts_extended == [judged_id]
+    pending = Alert.objects.get(pk=judged_id)
+    assert pending.sightings_count == 2 and pending.best_score == judged.best_score
+    assert bytes(pending.probe_jpeg) == crop
+    assert AuditEvent.objects.filter(action="alert.probe_replace").count() == 1
 
 
 @pytest.mark.django_db
@@ -442,7 +499,12 @@ def test_the_officer_of_the_camera_sees_what_the_alert_matched_through_the_alert
     from rest_framework.test import APIClient
 
     settings.TRACK_SINGLE_FRAME_MARGIN = 0.0
-    listed["operation"].zones.add(zones["south"])
+    operation_make(  # a city-wide operation, authorised with both zones' cameras
+        requested_by=users_by_role[Role.OFFICER],
+        authorised_by=users_by_role[Role.COMMISSIONER],
+        watchlists=[listed["watchlist"]],
+        zones=[zones["north"], zones["south"]],
+    )
     outcome = process(listed["uncovered"], listed["probe"])  # the south camera, now covered
     alert = Alert.objects.get(pk=outcome.alerts_created[0])
     south_officer = make_user(Role.OFFICER, username="south-officer", zone_codes=("south",))
@@ -450,8 +512,9 @@ def test_the_officer_of_the_camera_sees_what_the_alert_matched_through_the_alert
     login_verified(client, south_officer)
     detail = client.get(f"/api/v1/alerts/{alert.pk}/").json()
     assert detail["matched_photo_url"] == f"/api/v1/alerts/{alert.pk}/enrolled/"
-    assert client.get(detail["matched_photo_url"]).status_code == 400  # no purpose given
-    shown = client.get(detail["matched_photo_url"], {"purpose": "Checking the alert at the south gate"})
+    assert client.post(detail["matched_photo_url"]).status_code == 400  # no purpose given
+    shown = client.post(detail["matched_photo_url"], {"purpose": "Checking the alert at the south gate"}, format="json")
     assert shown.status_code == 200 and shown.content[:2] == b"\xff\xd8"
     assert AuditEvent.objects.filter(action="biometric.photo_view", actor_id=south_officer.pk).count() == 1
-    assert client.get(f"/api/v1/photos/{alert.matched_photo_id}/image/", {"purpose": "direct"}).status_code == 404
+    direct = client.post(f"/api/v1/photos/{alert.matched_photo_id}/image/", {"purpose": "direct"}, format="json")
+    assert direct.status_code == 404

@@ -373,11 +373,56 @@ def test_operations_active_for_camera_by_zone_group_and_camera(users_by_role, zo
     assert operations_active_for_camera(camera=group_cam) == []
 
 
+def test_coverage_is_fixed_at_authorisation(client_as, users_by_role, zones, watchlist) -> None:  # type: ignore[no-untyped-def]
+    """Issue 18 #14: an admin moving a camera into an active operation's zone or group once made
+    the operation search it at once, without anyone authorising that camera."""
+    officer, supervisor, admin = client_as(Role.OFFICER), client_as(Role.SUPERVISOR), client_as(Role.ADMIN)
+    north_cam = camera_make(zone=zones["north"])
+    grouped = camera_make(zone=zones["north"], group="ring-road")
+    moved_in = camera_make(zone=zones["south"])
+    joins_group = camera_make(zone=zones["north"])
+    request = body(watchlist, zones=[zones["north"].pk], camera_groups=["ring-road"])
+    op = officer.post(OPERATIONS, request, format="json").json()
+    url = f"{OPERATIONS}{op['id']}/"
+    authorised = supervisor.post(f"{url}authorise/", format="json")
+    assert authorised.status_code == 200, authorised.json()
+    assert officer.post(f"{url}start/", format="json").json()["status"] == "active"
+    event = AuditEvent.objects.get(action="operation.authorise", object_id=str(op["id"]))
+    assert event.summary["authorised_cameras"] == sorted([north_cam.pk, grouped.pk, joins_group.pk])
+
+    # The admin moves one camera into the zone and puts another into the group.
+    assert admin.patch(f"/api/v1/cameras/{moved_in.pk}/", {"zone": zones["north"].pk}, format="json").status_code == 200
+    assert admin.patch(f"/api/v1/cameras/{joins_group.pk}/", {"group": "ring-road"}, format="json").status_code == 200
+    newcomer = camera_make(zone=zones["north"])  # and installs a new one there
+    moved_in.refresh_from_db()
+    joins_group.refresh_from_db()
+    assert (moved_in.zone_id, joins_group.group) == (zones["north"].pk, "ring-road")
+    for camera in (moved_in, newcomer):
+        assert operations_active_for_camera(camera=camera) == []
+        assert camera not in set(cameras_under_operation())
+    assert [o.pk for o in operations_active_for_camera(camera=north_cam)] == [op["id"]]
+    assert [o.pk for o in operations_active_for_camera(camera=joins_group)] == [op["id"]]
+    assert officer.get(url).json()["camera_count"] == 3
+
+    # Moving a camera away shrinks the coverage (it no longer matches the authorised zones).
+    assert (
+        admin.patch(f"/api/v1/cameras/{north_cam.pk}/", {"zone": zones["south"].pk}, format="json").status_code == 200
+    )
+    north_cam.refresh_from_db()
+    assert operations_active_for_camera(camera=north_cam) == []
+
+    # Below the services: the database refuses to add a camera to an authorised operation.
+    operation = Operation.objects.get(pk=op["id"])
+    with pytest.raises(IntegrityError), transaction.atomic():
+        operation.authorised_cameras.add(moved_in)
+
+
 # --- the demo operation ----------------------------------------------------------------------------
 
 
 def test_demo_seed_is_idempotent(users_by_role, zones, watchlist) -> None:  # type: ignore[no-untyped-def]
     admin, commissioner = users_by_role[Role.ADMIN], users_by_role[Role.COMMISSIONER]
+    camera = camera_make(zone=zones["south"])
     first = services.operation_seed_demo(requested_by=commissioner, authorised_by=admin, watchlists=[watchlist])
     second = services.operation_seed_demo(requested_by=commissioner, authorised_by=admin, watchlists=[watchlist])
     assert first.pk == second.pk and Operation.objects.filter(demo=True).count() == 1
@@ -387,8 +432,8 @@ def test_demo_seed_is_idempotent(users_by_role, zones, watchlist) -> None:  # ty
     assert set(first.zones.all()) == set(zones.values())
     assert [e.action for e in events(first.pk)] == ["operation.request", "operation.authorise", "operation.start"]
     assert all(e.summary["covers"]["demo"] for e in events(first.pk))
-    camera = camera_make(zone=zones["south"])
     assert [o.pk for o in operations_active_for_camera(camera=camera)] == [first.pk]
+    assert operations_active_for_camera(camera=camera_make(zone=zones["south"])) == []  # installed after
 
     # Once it has ended a new one is seeded; one person on both sides is refused.
     services.operation_end(operation=first, actor=admin, reason="Demo over")

@@ -208,9 +208,10 @@ def test_viewing_an_enrolled_photo_needs_a_purpose_and_is_audited(client_as, wat
     listed = auditor.get(PHOTOS, {"subject": subject.pk}).json()["results"]
     assert listed[0]["templates"][0]["model_version"] == "test-model@1"
     url = listed[0]["image_url"]
-    refused = auditor.get(url)
+    refused = auditor.post(url)
     assert refused.status_code == 400 and refused.json()["code"] == "purpose_required"
-    shown = auditor.get(url, {"purpose": "quarterly audit of listings"})
+    assert auditor.get(url, {"purpose": "quarterly audit of listings"}).status_code in (403, 405)  # never a GET
+    shown = auditor.post(url, {"purpose": "quarterly audit of listings"}, format="json")
     assert shown.status_code == 200 and shown["Content-Type"] == "image/jpeg" and shown.content[:3] == b"\xff\xd8\xff"
     assert "no-store" in shown["Cache-Control"]
     event = AuditEvent.objects.get(action="biometric.photo_view", object_id=str(photo.pk))

@@ -60,3 +60,38 @@ def test_app_services_get_the_three_service_addresses_and_production_settings(co
         assert env["DJANGO_SETTINGS_MODULE"] == "backend.settings.production"
         for variable in ("DATABASE_URL", "REDIS_URL", "TRITON_URL", "DJANGO_SECRET_KEY"):
             assert env.get(variable), (name, variable)
+
+
+APP_SERVICES = ("web", "worker", "beat", "ingest", "signer")
+
+
+def test_only_migrate_connects_as_the_owner_and_the_app_role_is_created(compose: dict) -> None:  # type: ignore[type-arg]
+    """Issue 18 #8: the app's processes connect as the role that may only SELECT/INSERT audit rows."""
+    services = compose["services"]
+    for name in APP_SERVICES:
+        assert services[name]["environment"]["DATABASE_URL"].startswith("postgres://facerec_app:"), name
+    migrate = services["migrate"]
+    assert migrate["environment"]["DATABASE_URL"].startswith("postgres://facerec:")
+    assert "audit_db_roles" in " ".join(migrate["command"])
+    assert "./docker/postgres-init:/docker-entrypoint-initdb.d:ro" in services["postgres"]["volumes"]
+    script = (ROOT / "docker" / "postgres-init" / "10-app-role.sh").read_text()
+    assert "CREATE ROLE facerec_app LOGIN NOSUPERUSER" in script
+
+
+def test_the_signing_key_is_mounted_only_in_the_signer(compose: dict) -> None:  # type: ignore[type-arg]
+    services = compose["services"]
+    holders = {
+        name for name, spec in services.items() if any(str(v).startswith("audit-key:") for v in spec.get("volumes", []))
+    }
+    assert holders == {"signer"}
+    for name in APP_SERVICES:
+        checkpoints = [str(v) for v in services[name]["volumes"] if str(v).startswith("audit-checkpoints:")]
+        assert checkpoints == (
+            ["audit-checkpoints:/audit-checkpoints"]
+            if name == "signer"
+            else ["audit-checkpoints:/audit-checkpoints:ro"]
+        ), name
+        assert services[name]["environment"]["FR_AUDIT_SIGNING_KEY_PATH"].startswith("/audit-key/")
+    signer = " ".join(services["signer"]["command"])
+    assert "-Q audit" in signer and "recognition" not in signer
+    assert "audit" not in " ".join(services["worker"]["command"]).split("-Q", 1)[1]
