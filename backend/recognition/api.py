@@ -16,7 +16,6 @@ from typing import Any
 
 import redis
 from django.conf import settings
-from django.core.cache import cache
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer

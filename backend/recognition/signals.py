@@ -55,5 +55,6 @@ def context_invalidation_connect() -> None:
     for model in (Operation, Watchlist):
         post_save.connect(_everything_changed, sender=model, dispatch_uid=f"{uid}-{model.__name__}-save")
         post_delete.connect(_everything_changed, sender=model, dispatch_uid=f"{uid}-{model.__name__}-delete")
-    for through in (Operation.zones.through, Operation.cameras.through, Operation.watchlists.through):
+    coverage = (Operation.zones, Operation.cameras, Operation.authorised_cameras, Operation.watchlists)
+    for through in (relation.through for relation in coverage):
         m2m_changed.connect(_everything_changed, sender=through, dispatch_uid=f"{uid}-{through.__name__}")
