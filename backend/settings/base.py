@@ -48,6 +48,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: everything after it sees the caller's real address in REMOTE_ADDR (TRUSTED_PROXY_COUNT).
+    "backend.core.client_address.ClientAddressMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -139,6 +141,15 @@ CACHES = {
     }
 }
 
+# --- the caller's address -------------------------------------------------------------------
+# How many reverse proxies stand between clients and Daphne, each appending to X-Forwarded-For.
+# The embedded stack (`make run`, tests): none, clients reach Daphne directly. Compose: one, the
+# host's TLS proxy in front of 127.0.0.1:8000 (docker-compose.yml sets FR_TRUSTED_PROXIES=1).
+# Login throttling, lockout, the audit ip and the /metrics loopback rule all derive the caller's
+# address from this one number (backend/core/client_address.py). Too high a number lets callers
+# choose their address; too low makes every caller look like the proxy.
+TRUSTED_PROXY_COUNT = env_int("FR_TRUSTED_PROXIES", 0, minimum=0, maximum=5)
+
 # --- users --------------------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [
@@ -157,7 +168,8 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_VERBOSE = False
-AXES_IPWARE_PROXY_COUNT = env_int("AXES_PROXY_COUNT", 0, minimum=0, maximum=5)
+# The caller's address for lockout: the one rule of backend/core/client_address.py.
+AXES_CLIENT_IP_CALLABLE = "backend.core.client_address.client_address"
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard:home"
 LOGOUT_REDIRECT_URL = "login"
@@ -267,6 +279,9 @@ REST_FRAMEWORK = {
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     # Rate limits (per user, or per address when anonymous), counted in the Redis cache. Expensive
     # endpoints (search by photo, exports) set `throttle_scope` to one of the scoped rates.
+    # The throttles' caller identity: the same proxy count as everything else (unset, DRF would
+    # take the whole X-Forwarded-For header, which the caller writes, as the identity).
+    "NUM_PROXIES": TRUSTED_PROXY_COUNT,
     "DEFAULT_THROTTLE_CLASSES": [
         "rest_framework.throttling.AnonRateThrottle",
         "rest_framework.throttling.UserRateThrottle",
