@@ -167,7 +167,7 @@ def user_update(
             object_id=str(user.pk),
             summary={"changed": changed},
         )
-    if (role is not None or zones is not None or is_active is not None) and changed:
+    if {"role", "zones", "is_active", "password"} & set(changed):
         account_changed_notify(user)
     if grant is not None:
         assert actor is not None
@@ -210,8 +210,9 @@ def _personal_tokens_revoke(user: User) -> int:
 
 
 def account_changed_notify(user: User) -> None:
-    """After commit, tell the user's open WebSockets to close: their role, zones or activity changed,
-    and the groups they joined were chosen for the old ones (they reconnect and are checked anew)."""
+    """After commit, tell the user's open WebSockets to close: their role, zones, activity or
+    credentials changed, and the groups they joined were chosen for the old account (they
+    reconnect and are checked anew)."""
 
     def send() -> None:
         from asgiref.sync import async_to_sync
@@ -293,9 +294,11 @@ def account_change_approve(*, change: AccountChange, actor: User, request: HttpR
         user.password = change.password_hash
         user.save(update_fields=["password"])
         summary["tokens_revoked"] = _personal_tokens_revoke(user)
+        account_changed_notify(user)
     else:
         summary["devices_removed"] = otp.devices_reset(user=user)
         summary["tokens_revoked"] = _personal_tokens_revoke(user)
+        account_changed_notify(user)
     change.status, change.decided_by, change.decided_at = AccountChange.Status.APPROVED, actor, timezone.now()
     change.password_hash = ""  # applied (or never will be): the hash is not kept twice
     change.save()

@@ -156,10 +156,11 @@ AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",  # refuses locked-out users before the password check
     "django.contrib.auth.backends.ModelBackend",
 ]
-# Second factor (TOTP) for every role that changes or reads watchlists and records. Only local
-# development may relax it, explicitly; production refuses the relaxation (settings/production.py).
+# Second factor (TOTP) for every role: each reads sensitive records (commissioners: city-wide
+# figures and operations they authorise). Only local development may relax it, explicitly;
+# production refuses the relaxation (settings/production.py).
 SECOND_FACTOR_RELAXED = False
-SECOND_FACTOR_ROLES = ["officer", "supervisor", "auditor", "admin"]
+SECOND_FACTOR_ROLES = ["commissioner", "officer", "supervisor", "auditor", "admin"]
 OTP_TOTP_ISSUER = "City Live Face Recognition"
 # Lockout: 5 failures for one username from one address locks that pair for 30 minutes.
 AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5, minimum=3, maximum=20)

@@ -24,7 +24,7 @@ from backend.cameras.health import camera_health_update
 from backend.cameras.models import Camera
 from backend.cameras.seed import cameras_seed
 from backend.watchlists.models import Subject, Watchlist
-from tests.browser.helpers import sign_in, sign_in_verified, watch_for_trouble
+from tests.browser.helpers import sign_in_verified, watch_for_trouble
 from tests.factories import alert_make, camera_make, operation_make, photo_make, subject_make, watchlist_make
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -36,9 +36,8 @@ ALERT_SCREENSHOT = Path(settings.DATA_DIR) / "screenshots" / "city-map-live-aler
 
 
 def sign_in_commissioner(page: Any, web_server: str, user: Any) -> None:
-    """Commissioners have no second factor (settings.SECOND_FACTOR_ROLES): password only."""
-    sign_in(page, web_server, user.username)
-    page.wait_for_selector("[data-testid=who]")
+    """Commissioners see the camera map (and counts), with their second factor like every role."""
+    sign_in_verified(page, web_server, user)
 
 
 def in_thread(work: Any) -> None:

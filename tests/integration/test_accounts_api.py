@@ -100,7 +100,9 @@ def test_granting_a_face_reading_role_needs_a_second_admin(client_as, users_by_r
     # The beneficiary cannot approve it either (not an admin: the matrix refuses).
     assert as_user(commissioner).post(f"/api/v1/account-changes/{change_id}/approve/").status_code == 403
 
-    approved = as_user(make_user(Role.ADMIN, username="admin-two")).post(f"/api/v1/account-changes/{change_id}/approve/")
+    approved = as_user(make_user(Role.ADMIN, username="admin-two")).post(
+        f"/api/v1/account-changes/{change_id}/approve/"
+    )
     assert approved.status_code == 200, approved.json()
     assert User.objects.get(pk=commissioner.pk).role == Role.AUDITOR
     events = AuditEvent.objects.filter(object_type="user", object_id=str(commissioner.pk)).order_by("id")
@@ -119,7 +121,9 @@ def test_setting_another_users_password_needs_a_second_admin(client_as, users_by
     assert asked.status_code == 200
     [pending] = asked.json()["pending_changes"]
     assert pending["kind"] == "password_set" and "password_hash" not in pending
-    login = APIClient().post("/api/v1/auth/token/", {"username": "auditor-user", "password": new_password}, format="json")
+    login = APIClient().post(
+        "/api/v1/auth/token/", {"username": "auditor-user", "password": new_password}, format="json"
+    )
     assert login.status_code == 400 and login.json()["code"] == "invalid_credentials"
 
     second = as_user(make_user(Role.ADMIN, username="admin-two"))

@@ -110,7 +110,7 @@ def test_a_password_set_by_the_system_revokes_personal_tokens(users_by_role) -> 
 
     officer = users_by_role[Role.OFFICER]
     _, personal = token_create(user=officer, purpose="user")
-    _, camera = token_create(user=officer, purpose="camera_push")
+    token_create(user=officer, purpose="camera_push")
     user_update(user=officer, password="a-fresh-long-passphrase-3")
     assert with_token(personal).get("/api/v1/me/").status_code == 401
     assert ApiToken.objects.get(purpose="camera_push").revoked_at is None  # not a personal credential

@@ -59,11 +59,20 @@ def test_enrolled_user_must_give_a_valid_code_at_login(make_user) -> None:  # ty
     assert AuditEvent.objects.filter(actor=supervisor, action="auth.otp_failed").count() == 1
 
 
-def test_commissioners_are_not_asked_for_a_second_factor(make_user) -> None:  # type: ignore[no-untyped-def]
+def test_commissioners_need_a_second_factor_too(make_user) -> None:  # type: ignore[no-untyped-def]
+    """Finding 4 of issue 18: a commissioner's password alone opened city-wide figures and the
+    authorisation of operations."""
+    from rest_framework.test import APIClient
+
     commissioner = make_user(Role.COMMISSIONER)
     client = Client()
-    assert password_login(client, commissioner.username)["Location"] == "/"
-    assert client.get("/").status_code == 200
+    password_login(client, commissioner.username)
+    assert client.get("/")["Location"].startswith("/accounts/2fa/setup/")
+    assert client.get("/api/v1/alerts/stats/").json()["code"] == "second_factor_required"
+    token = APIClient().post(
+        "/api/v1/auth/token/", {"username": commissioner.username, "password": TEST_PASSWORD}, format="json"
+    )
+    assert token.status_code == 400 and token.json()["code"] == "second_factor_required"
 
 
 @override_settings(SECOND_FACTOR_RELAXED=True)
