@@ -6,7 +6,7 @@ import os
 
 from celery import Celery
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backend.settings.local")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backend.settings.production")
 
 app = Celery("backend")
 app.config_from_object("django.conf:settings", namespace="CELERY")

@@ -62,7 +62,7 @@ class GuardedJsonConsumer(AsyncJsonWebsocketConsumer):
             # socket (services.account_changed_notify); one committed before, the checks see.
             from .services import user_group
 
-            self.groups = [*self.groups, user_group(user.pk)]
+            self.groups: list[str] = [*(self.groups or []), user_group(user.pk)]
             await self.channel_layer.group_add(user_group(user.pk), self.channel_name)
         refusal = await _connect_decision(self.scope, self.route_name)
         if refusal is not None:

@@ -102,9 +102,13 @@ class ApiTokenCreatedSerializer(ApiTokenSerializer):
 
 
 class AccountChangeSerializer(serializers.ModelSerializer[AccountChange]):
-    user = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    requested_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    decided_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    user: serializers.SlugRelatedField[User] = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    requested_by: serializers.SlugRelatedField[User] = serializers.SlugRelatedField(
+        slug_field="username", read_only=True
+    )
+    decided_by: serializers.SlugRelatedField[User] = serializers.SlugRelatedField(
+        slug_field="username", read_only=True
+    )
 
     class Meta:
         model = AccountChange
