@@ -114,3 +114,9 @@ def test_a_password_set_by_the_system_revokes_personal_tokens(users_by_role) -> 
     user_update(user=officer, password="a-fresh-long-passphrase-3")
     assert with_token(personal).get("/api/v1/me/").status_code == 401
     assert ApiToken.objects.get(purpose="camera_push").revoked_at is None  # not a personal credential
+
+
+def test_a_username_with_a_nul_character_is_not_found(client_as) -> None:  # type: ignore[no-untyped-def]
+    # Found by the API fuzz run: PostgreSQL refuses NUL in a query, which answered 500.
+    response = client_as(Role.ADMIN).post("/api/v1/tokens/", {"purpose": "service", "user": "a\x00b"}, format="json")
+    assert response.status_code == 400 and "user" in response.json()["errors"]
