@@ -137,9 +137,11 @@ def test_camera_popup_shows_a_hostile_name_as_text(page, web_server, make_user, 
 
 def test_vehicle_camera_moves_and_changes_colour_live(page, web_server, make_user, zones) -> None:  # type: ignore[no-untyped-def]
     vehicle = camera_make(zone=zones["north"], name="Patrol van 7", kind=Camera.Kind.VEHICLE)
-    commissioner = make_user(Role.COMMISSIONER)
+    # An officer of the van's zone: the page shows the live-feed state beside the alert panel
+    # (commissioners have no alert panel).
+    officer = make_user(Role.OFFICER)
     trouble = watch_for_trouble(page)
-    sign_in_commissioner(page, web_server, commissioner)
+    sign_in_verified(page, web_server, officer)
     marker = page.locator("#city-map .camera-marker")
     expect(marker).to_have_class(re.compile(r"health-unknown"), timeout=20000)
     expect(page.get_by_test_id("events-state")).to_have_attribute("data-state", "connected", timeout=20000)
