@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.db.models import F, Q
+from django.utils import timezone
 
 from .roles import ALL_ROLES, CITY_WIDE_ROLES, Role
 
@@ -26,6 +29,17 @@ class User(AbstractUser):
     @property
     def sees_all_zones(self) -> bool:
         return self.role in CITY_WIDE_ROLES
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        """A personal API token never outlives the password it was minted under, whichever path set
+        the new password (the services, `manage.py changepassword`, a shell). set_password() keeps
+        the new raw password in `_password` until save(); a hash upgrade at login does not."""
+        password_set = getattr(self, "_password", None) is not None
+        super().save(*args, **kwargs)
+        if password_set:
+            ApiToken.objects.filter(user=self, purpose=ApiToken.Purpose.USER, revoked_at__isnull=True).update(
+                revoked_at=timezone.now()
+            )
 
 
 class ApiToken(models.Model):

@@ -120,3 +120,15 @@ def test_a_username_with_a_nul_character_is_not_found(client_as) -> None:  # typ
     # Found by the API fuzz run: PostgreSQL refuses NUL in a query, which answered 500.
     response = client_as(Role.ADMIN).post("/api/v1/tokens/", {"purpose": "service", "user": "a\x00b"}, format="json")
     assert response.status_code == 400 and "user" in response.json()["errors"]
+
+
+def test_a_password_set_outside_the_services_revokes_personal_tokens_too(users_by_role) -> None:  # type: ignore[no-untyped-def]
+    """`manage.py changepassword` and a shell call set_password() and save() directly."""
+    auditor = users_by_role[Role.AUDITOR]
+    _, personal = token_create(user=auditor, purpose="user")
+    auditor.last_name = "Deshmukh"
+    auditor.save()  # any other change keeps the token
+    assert with_token(personal).get("/api/v1/me/").status_code == 200
+    auditor.set_password("changed-at-the-console-5")
+    auditor.save()
+    assert with_token(personal).get("/api/v1/me/").status_code == 401
