@@ -126,11 +126,17 @@ def user_update(
     unknown = set(fields) - EDITABLE_FIELDS
     if unknown:
         raise ApplicationError(f"Field {sorted(unknown)[0]!r} cannot be changed here.")
+    if role is not None and role == user.role:
+        role = None  # no change (a full PUT repeats the role)
+    if zones is not None:
+        zones = list(zones)
+        if {zone.pk for zone in zones} == set(user.zones.values_list("pk", flat=True)):
+            zones = None  # no change
+    if is_active is not None and is_active == user.is_active:
+        is_active = None
     for what, value in (("role", role), ("zones", zones), ("password", password), ("account status", is_active)):
         if value is not None:
             _self_change_check(user=user, actor=actor, what=what)
-    if role is not None and role == user.role:
-        role = None  # no change
     grant = role if actor is not None and role in APPROVAL_ROLES else None
     if grant is not None:
         role = None
