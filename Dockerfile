@@ -23,4 +23,4 @@ RUN DJANGO_SECRET_KEY=build-only-$(head -c 32 /dev/urandom | base64 | tr -dc a-z
     python manage.py collectstatic --noinput
 USER app
 EXPOSE 8000
-CMD ["python", "-m", "daphne", "-b", "0.0.0.0", "-p", "8000", "--proxy-headers", "backend.asgi:application"]
+CMD ["python", "-m", "daphne", "-b", "0.0.0.0", "-p", "8000", "backend.asgi:application"]

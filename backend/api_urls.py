@@ -6,7 +6,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
-from backend.accounts.api import ApiTokenViewSet, MeView, TokenView, UserViewSet
+from backend.accounts.api import AccountChangeViewSet, ApiTokenViewSet, MeView, TokenView, UserViewSet
 from backend.alerts.api import AlertViewSet, SightingViewSet
 from backend.cameras.api import CameraViewSet, ZoneViewSet
 from backend.core.api import RetentionPolicyViewSet
@@ -27,6 +27,7 @@ router.register("zones", ZoneViewSet, basename="zone")
 router.register("cameras", CameraViewSet, basename="camera")
 router.register("users", UserViewSet, basename="user")
 router.register("tokens", ApiTokenViewSet, basename="apitoken")
+router.register("account-changes", AccountChangeViewSet, basename="accountchange")
 router.register("retention", RetentionPolicyViewSet, basename="retention")
 router.register("watchlists", WatchlistViewSet, basename="watchlist")
 router.register("subjects", SubjectViewSet, basename="subject")

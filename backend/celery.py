@@ -7,7 +7,7 @@ import os
 from celery import Celery
 from celery.signals import task_prerun
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backend.settings.local")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backend.settings.production")
 
 app = Celery("backend")
 app.config_from_object("django.conf:settings", namespace="CELERY")

@@ -13,14 +13,14 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from backend.audit.services import audit_record
 from backend.core.errors import ApplicationError
 
-from . import otp, selectors, services
-from .models import ApiToken, User
+from . import selectors, services
+from .models import AccountChange, ApiToken, User
 from .permissions import acting_user
 from .roles import Role
 from .serializers import (
+    AccountChangeSerializer,
     ApiTokenCreatedSerializer,
     ApiTokenSerializer,
     MeSerializer,
@@ -51,18 +51,13 @@ class TokenView(APIView):
         user = authenticate(request._request, username=data["username"], password=data["password"])
         if user is None or getattr(user, "role", None) is None:
             raise ApplicationError("Wrong username or password.", code="invalid_credentials")
-        if otp.second_factor_required(user) and otp.code_verify(user=user, code=data.get("otp", "")) is None:
-            audit_record(
-                action="auth.otp_failed",
-                actor=user,
-                request=request._request,
-                object_type="user",
-                object_id=str(user.pk),
-                summary={"via": "api_token"},
-            )
-            raise ApplicationError("A valid one-time code is required for your role.", code="second_factor_required")
         token, key = services.api_token_issue(
-            user=user, purpose=ApiToken.Purpose.USER, actor=user, name="personal (API login)", request=request._request
+            user=user,
+            purpose=ApiToken.Purpose.USER,
+            actor=user,
+            name="personal (API login)",
+            request=request._request,
+            otp_code=data.get("otp", ""),
         )
         return Response({"token": key, "expires_at": token.expires_at})
 
@@ -115,6 +110,7 @@ class ApiTokenViewSet(
             name=data.get("name", ""),
             actor=actor,
             request=request._request,
+            otp_code=data.get("otp", ""),
         )
         body = ApiTokenSerializer(token).data | {"key": key}
         return Response(body, status=status.HTTP_201_CREATED)
@@ -125,11 +121,21 @@ class ApiTokenViewSet(
 
 
 class UserViewSet(viewsets.ModelViewSet[User]):
+    """Accounts. A role that reads faces or administers accounts, another user's new password and
+    another user's second-factor reset are asked for here and applied only when a second admin
+    approves them (/account-changes/); the response lists what waits (`pending_changes`)."""
+
     serializer_class = UserSerializer
     filterset_fields = ["is_active"]
 
     def get_queryset(self) -> QuerySet[User]:
         return selectors.user_list()
+
+    def _body(self, user: User) -> dict[str, Any]:
+        pending = AccountChange.objects.filter(user=user, status=AccountChange.Status.PENDING)
+        return dict(self.get_serializer(user).data) | {
+            "pending_changes": AccountChangeSerializer(pending, many=True).data
+        }
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         serializer = self.get_serializer(data=request.data)
@@ -140,7 +146,7 @@ class UserViewSet(viewsets.ModelViewSet[User]):
         user = services.user_create(
             role=Role(data.pop("role")), actor=acting_user(request), request=request._request, **data
         )  # type: ignore[arg-type]
-        return Response(self.get_serializer(user).data, status=status.HTTP_201_CREATED)
+        return Response(self._body(user), status=status.HTTP_201_CREATED)
 
     def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         user = self.get_object()
@@ -156,16 +162,44 @@ class UserViewSet(viewsets.ModelViewSet[User]):
             role=Role(role) if role else None,
             **data,  # type: ignore[arg-type]
         )
-        return Response(self.get_serializer(user).data)
+        return Response(self._body(user))
 
     def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         services.user_deactivate(user=self.get_object(), actor=acting_user(request), request=request._request)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
-    @extend_schema(request=None, responses={200: None})
+    @extend_schema(request=None, responses={202: AccountChangeSerializer})
     @action(detail=True, methods=["post"], url_path="reset-2fa", url_name="reset-2fa")
     def reset_second_factor(self, request: Request, pk: str | None = None) -> Response:
-        removed = services.user_second_factor_reset(
+        change = services.user_second_factor_reset(
             user=self.get_object(), actor=acting_user(request), request=request._request
         )  # type: ignore[arg-type]
-        return Response({"devices_removed": removed})
+        return Response(AccountChangeSerializer(change).data, status=status.HTTP_202_ACCEPTED)
+
+
+class AccountChangeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet[AccountChange]):
+    """Account changes waiting for (or decided by) a second admin: role grants, passwords set by an
+    admin, second-factor resets. Approve applies the change; neither the requester nor the
+    account's own user can approve."""
+
+    serializer_class = AccountChangeSerializer
+    filterset_fields = ["status", "kind"]
+
+    def get_queryset(self) -> QuerySet[AccountChange]:
+        return AccountChange.objects.select_related("user", "requested_by", "decided_by")
+
+    @extend_schema(request=None, responses={200: AccountChangeSerializer})
+    @action(detail=True, methods=["post"])
+    def approve(self, request: Request, pk: str | None = None) -> Response:
+        change = services.account_change_approve(
+            change=self.get_object(), actor=acting_user(request), request=request._request
+        )
+        return Response(AccountChangeSerializer(change).data)
+
+    @extend_schema(request=None, responses={200: AccountChangeSerializer})
+    @action(detail=True, methods=["post"])
+    def reject(self, request: Request, pk: str | None = None) -> Response:
+        change = services.account_change_reject(
+            change=self.get_object(), actor=acting_user(request), request=request._request
+        )
+        return Response(AccountChangeSerializer(change).data)

@@ -4,7 +4,9 @@
 a role, the second factor where the role needs it (the HTTP middleware of django-otp does not run
 for WebSockets, so the session's verified device is checked here), and a matrix rule for the
 route ("ws:<name>", method CONNECT). The origin check is done before, in backend/asgi.py
-(AllowedHostsOriginValidator). Unknown message types are dropped (fail closed).
+(AllowedHostsOriginValidator). Unknown message types are dropped (fail closed). Every socket also
+joins its user's group ("user.<id>"): when the user is deactivated, or their role or zones change,
+the socket is closed (CLOSE_ACCOUNT_CHANGED), so it cannot keep groups chosen for the old account.
 
 It lives in accounts because the guard is made of accounts' rules (second factor, matrix); core
 imports no app."""
@@ -23,6 +25,9 @@ logger = logging.getLogger(__name__)
 
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
+# The user's role, zones or activity changed: the groups this socket joined were chosen for the old
+# account, so it closes; the page reconnects and is checked (and subscribed) anew.
+CLOSE_ACCOUNT_CHANGED = 4409
 
 
 @database_sync_to_async
@@ -51,12 +56,24 @@ class GuardedJsonConsumer(AsyncJsonWebsocketConsumer):
     handlers: dict[str, str] = {}  # message type -> method name
 
     async def connect(self) -> None:
+        user = self.scope.get("user")
+        if user is not None and user.is_authenticated:
+            # Joined before the checks: an account change committed from here on reaches this
+            # socket (services.account_changed_notify); one committed before, the checks see.
+            from .services import user_group
+
+            self.groups: list[str] = [*(self.groups or []), user_group(user.pk)]
+            await self.channel_layer.group_add(user_group(user.pk), self.channel_name)
         refusal = await _connect_decision(self.scope, self.route_name)
         if refusal is not None:
             await self.close(code=refusal)
             return
         await self.accept()
         await self.on_accepted()
+
+    async def account_changed(self, event: dict[str, Any]) -> None:
+        """The user was deactivated, or their role or zones changed (services.account_changed_notify)."""
+        await self.close(code=CLOSE_ACCOUNT_CHANGED)
 
     async def on_accepted(self) -> None:
         """Subclasses join their groups and greet here."""

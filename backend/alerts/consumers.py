@@ -1,8 +1,8 @@
 """`/ws/events/`: live alerts and camera status for the dashboard, scoped by role and zone.
 
 City-wide roles (commissioner, auditor, admin) join the city group; officers and supervisors join
-the group of each of their zones. Admins manage cameras, not alerts: they receive camera events
-only. Events carry ids and display fields, never images (backend/alerts/events.py)."""
+the group of each of their zones. Admins and commissioners receive camera events only (alert events
+go to the roles the permission matrix lets list alerts). Events carry ids and display fields, never images (backend/alerts/events.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any
 from channels.db import database_sync_to_async
 
 from backend.accounts.consumers import GuardedJsonConsumer
-from backend.accounts.roles import Role
+from backend.accounts.permissions import is_allowed
 from backend.core.live_events import CITY_GROUP, zone_group
 
 ALERT_EVENT_TYPES = frozenset({"alert.created", "alert.updated"})
@@ -21,8 +21,10 @@ CAMERA_EVENT_TYPES = frozenset({"camera.status"})
 @database_sync_to_async
 def _subscription(user: Any) -> tuple[list[str], frozenset[str]]:
     """(groups to join, event types to forward) for a user."""
-    role = user.role
-    kinds = CAMERA_EVENT_TYPES if role == Role.ADMIN else ALERT_EVENT_TYPES | CAMERA_EVENT_TYPES
+    # Alert events name people and place them: only for roles the matrix lets list alerts (not
+    # admins, not commissioners, who see counts and the camera map).
+    may_list_alerts = is_allowed(user, "api:alert-list", "GET")
+    kinds = ALERT_EVENT_TYPES | CAMERA_EVENT_TYPES if may_list_alerts else CAMERA_EVENT_TYPES
     if user.sees_all_zones:
         return [CITY_GROUP], kinds
     return [zone_group(zone_id) for zone_id in user.zones.values_list("pk", flat=True)], kinds

@@ -7,8 +7,8 @@ broadcast. Two officers racing on one alert are serialised by the lock: the firs
 the second sees the new status and gets a 409 saying what it is now.
 
 The rules (also in docs/architecture.md):
-- Officers and supervisors of the alert's zone adjudicate; commissioners may only escalate; admins
-  and auditors change nothing.
+- Officers and supervisors of the alert's zone adjudicate and escalate; commissioners, auditors
+  and admins change nothing.
 - acknowledge claims the alert (assignee = actor): new / escalated -> acknowledged. While it is
   claimed only the assignee (or a supervisor of the zone) confirms or dismisses it; anyone else
   escalates it to release the claim.
@@ -50,7 +50,8 @@ Status = Alert.Status
 Action = Adjudication.Action
 
 ADJUDICATORS = frozenset({Role.OFFICER, Role.SUPERVISOR})
-ESCALATORS = ADJUDICATORS | {Role.COMMISSIONER}
+# Commissioners see counts, not alerts (issue 18): they do not escalate either.
+ESCALATORS = ADJUDICATORS
 # Who may look at a probe crop (a biometric read, like an enrolled photo: not commissioners).
 PROBE_READERS = ADJUDICATORS | {Role.AUDITOR}
 REASON_MAX = 2000

@@ -7,7 +7,7 @@ var/bench/live, ports 8720-8732 unless FR_TEST_* say otherwise), on a fresh data
 every process it started at the end (also on Ctrl-C or SIGTERM).
 
 What it does:
-1. Users (admin, officer, two supervisors, a commissioner), a zone, a watchlist; K real dataset
+1. Users (admin, officer, two supervisors, an auditor), a zone, a watchlist; K real dataset
    identities enrolled through the real enrolment service (Triton), approved by a supervisor; an
    operation over the zone, requested, authorised and started through the operations service.
 2. One 1280x720 CCTV-like JPEG per camera slot, prepared in advance: a frame of a dataset street
@@ -16,8 +16,8 @@ What it does:
    whether one frame is "clear" enough to alert at once or pooling waits for a second frame.
 3. For N = 1, 2, 4, ...: N *new* push cameras (a fresh camera/subject pair starts a fresh track
    and a fresh alert) each push one frame a second for --seconds, staggered over the second,
-   X-Captured-At = send time; a commissioner's WebSocket (city-wide) records the receive time of
-   every alert event. Events are matched to frames by camera_id and last_seen_at (the capture
+   X-Captured-At = send time; an auditor's WebSocket (city-wide; commissioners hear no alerts)
+   records the receive time of every alert event. Events are matched to frames by camera_id and last_seen_at (the capture
    time of the newest frame the alert recorded). Per step: frames sent / accepted (202) / shed
    (429), events, end-to-end p50 / p95 / max, time from a face's first appearance (the camera's
    first frame) to its alert.created, and the per-stage breakdown from the Prometheus histograms
@@ -553,7 +553,7 @@ class Bench:
         zone = zone_create(code="bench", name="Benchmark zone", centre_lat=18.5286, centre_lon=73.8743)
         people = {
             role: user_create(username=f"bench-{role.value}", password=password, role=role, zones=[zone])
-            for role in (Role.ADMIN, Role.OFFICER, Role.SUPERVISOR, Role.COMMISSIONER)
+            for role in (Role.ADMIN, Role.OFFICER, Role.SUPERVISOR, Role.AUDITOR)
         }
         approver = user_create(username="bench-approver", password=password, role=Role.SUPERVISOR, zones=[zone])
         officer, supervisor = people[Role.OFFICER], people[Role.SUPERVISOR]
@@ -595,7 +595,7 @@ class Bench:
             admin=people[Role.ADMIN],
             zone=zone,
             watchlist=watchlist,
-            cookie=_session_cookie(people[Role.COMMISSIONER]),
+            cookie=_session_cookie(people[Role.AUDITOR]),
             frames=frames,
             identities=shown,
         )

@@ -329,7 +329,8 @@ def web_process(config: StackConfig, env: dict[str, str], port: int) -> ManagedP
             "127.0.0.1",
             "-p",
             str(port),
-            "--proxy-headers",
+            # No --proxy-headers: Daphne would believe the client's own X-Forwarded-For; the
+            # caller's address is Django's rule (backend/core/client_address.py).
             "backend.asgi:application",
         ],
         log_path=config.log_dir / "web.log",

@@ -49,6 +49,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: everything after it sees the caller's real address in REMOTE_ADDR (TRUSTED_PROXY_COUNT).
+    "backend.core.client_address.ClientAddressMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -150,16 +152,26 @@ CACHES = {
     }
 }
 
+# --- the caller's address -------------------------------------------------------------------
+# How many reverse proxies stand between clients and Daphne, each appending to X-Forwarded-For.
+# The embedded stack (`make run`, tests): none, clients reach Daphne directly. Compose: one, the
+# host's TLS proxy in front of 127.0.0.1:8000 (docker-compose.yml sets FR_TRUSTED_PROXIES=1).
+# Login throttling, lockout, the audit ip and the /metrics loopback rule all derive the caller's
+# address from this one number (backend/core/client_address.py). Too high a number lets callers
+# choose their address; too low makes every caller look like the proxy.
+TRUSTED_PROXY_COUNT = env_int("FR_TRUSTED_PROXIES", 0, minimum=0, maximum=5)
+
 # --- users --------------------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",  # refuses locked-out users before the password check
     "django.contrib.auth.backends.ModelBackend",
 ]
-# Second factor (TOTP) for every role that changes or reads watchlists and records. Only local
-# development may relax it, explicitly; production refuses the relaxation (settings/production.py).
+# Second factor (TOTP) for every role: each reads sensitive records (commissioners: city-wide
+# figures and operations they authorise). Only local development may relax it, explicitly;
+# production refuses the relaxation (settings/production.py).
 SECOND_FACTOR_RELAXED = False
-SECOND_FACTOR_ROLES = ["officer", "supervisor", "auditor", "admin"]
+SECOND_FACTOR_ROLES = ["commissioner", "officer", "supervisor", "auditor", "admin"]
 OTP_TOTP_ISSUER = "City Live Face Recognition"
 # Lockout: 5 failures for one username from one address locks that pair for 30 minutes.
 AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5, minimum=3, maximum=20)
@@ -168,7 +180,8 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_VERBOSE = False
-AXES_IPWARE_PROXY_COUNT = env_int("AXES_PROXY_COUNT", 0, minimum=0, maximum=5)
+# The caller's address for lockout: the one rule of backend/core/client_address.py.
+AXES_CLIENT_IP_CALLABLE = "backend.core.client_address.client_address"
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard:home"
 LOGOUT_REDIRECT_URL = "login"
@@ -295,6 +308,9 @@ REST_FRAMEWORK = {
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     # Rate limits (per user, or per address when anonymous), counted in the Redis cache. Expensive
     # endpoints (search by photo, exports) set `throttle_scope` to one of the scoped rates.
+    # The throttles' caller identity: the same proxy count as everything else (unset, DRF would
+    # take the whole X-Forwarded-For header, which the caller writes, as the identity).
+    "NUM_PROXIES": TRUSTED_PROXY_COUNT,
     "DEFAULT_THROTTLE_CLASSES": [
         "rest_framework.throttling.AnonRateThrottle",
         "rest_framework.throttling.UserRateThrottle",

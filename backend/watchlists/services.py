@@ -332,6 +332,9 @@ def subject_approve(*, subject: Subject, actor: User, request: HttpRequest | Non
         raise PermissionDenied("Only a supervisor can approve a listing.", code="not_supervisor")
     if subject.created_by_id == actor.pk:
         raise PermissionDenied("You created this listing; another supervisor must approve it.", code="self_approval")
+    if _edited_since_approval(subject=subject, user=actor):
+        # Changing a listing (its name, basis, photos) and then approving it is one person's decision.
+        raise PermissionDenied("You changed this listing; another supervisor must approve it.", code="self_approval")
     if subject.expires_at <= timezone.now():
         raise Conflict("The listing has already expired; set a new expiry first.", code="subject_expired")
     if not subject.templates.exists():
@@ -345,6 +348,23 @@ def subject_approve(*, subject: Subject, actor: User, request: HttpRequest | Non
         actor=actor,
         request=request,
     )
+
+
+# What counts as editing a listing, for the two-person rule of approval.
+EDIT_ACTIONS = ("subject.update", "subject.photo_add", "subject.photo_delete")
+
+
+def _edited_since_approval(*, subject: Subject, user: User) -> bool:
+    """Whether this user changed the listing or its photos since it was last approved (ever, if it
+    never was). The audit chain is the record of who edited it, as for operations."""
+    from backend.audit.models import AuditEvent
+
+    events = AuditEvent.objects.filter(object_type="subject", object_id=str(subject.pk))
+    last_approval = events.filter(action="subject.approve").order_by("-pk").values_list("pk", flat=True).first()
+    edits = events.filter(action__in=EDIT_ACTIONS, actor_id=user.pk)
+    if last_approval is not None:
+        edits = edits.filter(pk__gt=last_approval)
+    return edits.exists()
 
 
 @transaction.atomic
@@ -496,6 +516,8 @@ def photo_store(
     if len(source) > SOURCE_MAX:
         raise ApplicationError(f"The photo's source may be at most {SOURCE_MAX} characters.", code="value_too_long")
     face = prepared.face
+    status_before = subject.status
+    _back_to_approval(subject)
     photo = SubjectPhoto(
         subject=subject,
         content_type=prepared.clean.content_type,
@@ -525,12 +547,27 @@ def photo_store(
                 "model_version": face.model_version,
                 "face_px": round(face.quality["face_px"], 1),
                 "source": source,
-            },
+            }
+            | _status_change(status_before, subject.status),
         )
     except BaseException:
         photo_file_discard(photo)
         raise
     return photo
+
+
+def _back_to_approval(subject: Subject) -> None:
+    """A photo added to or removed from an approved listing changes whom it matches: it stops
+    matching now and goes back for approval (its approver saw other faces). Call with the row lock."""
+    if subject.status != Subject.Status.ACTIVE:
+        return
+    subject.status = Subject.Status.PENDING
+    subject.approved_by, subject.approved_at = None, None
+    subject.save(update_fields=["status", "approved_by", "approved_at", "updated_at"])
+
+
+def _status_change(before: str, after: str) -> dict[str, Any]:
+    return {"status": {"before": before, "after": after}} if before != after else {}
 
 
 def photo_file_discard(photo: SubjectPhoto) -> None:
@@ -577,6 +614,8 @@ def subject_photo_delete(*, photo: SubjectPhoto, actor: User, request: HttpReque
     subject = _locked_for_change(photo.subject, actor=actor)
     if subject.status == Subject.Status.ACTIVE and subject.photos.count() == 1:
         raise Conflict("An active listing needs at least one photo; remove the listing instead.", code="last_photo")
+    status_before = subject.status
+    _back_to_approval(subject)
     audit_record(
         action="subject.photo_delete",
         actor=actor,
@@ -584,7 +623,7 @@ def subject_photo_delete(*, photo: SubjectPhoto, actor: User, request: HttpReque
         object_type="subject",
         object_id=subject.pk,
         zone=subject.watchlist.zone,
-        summary={"photo_id": photo.pk},
+        summary={"photo_id": photo.pk} | _status_change(status_before, subject.status),
     )
     name, storage = str(photo.image.name), photo.image.storage
     photo.delete()

@@ -24,7 +24,7 @@ from backend.cameras.health import camera_health_update
 from backend.cameras.models import Camera
 from backend.cameras.seed import cameras_seed
 from backend.watchlists.models import Subject, Watchlist
-from tests.browser.helpers import sign_in, sign_in_verified, watch_for_trouble
+from tests.browser.helpers import sign_in_verified, watch_for_trouble
 from tests.factories import alert_make, camera_make, operation_make, photo_make, subject_make, watchlist_make
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -36,9 +36,8 @@ ALERT_SCREENSHOT = Path(settings.DATA_DIR) / "screenshots" / "city-map-live-aler
 
 
 def sign_in_commissioner(page: Any, web_server: str, user: Any) -> None:
-    """Commissioners have no second factor (settings.SECOND_FACTOR_ROLES): password only."""
-    sign_in(page, web_server, user.username)
-    page.wait_for_selector("[data-testid=who]")
+    """Commissioners see the camera map (and counts), with their second factor like every role."""
+    sign_in_verified(page, web_server, user)
 
 
 def in_thread(work: Any) -> None:
@@ -138,9 +137,11 @@ def test_camera_popup_shows_a_hostile_name_as_text(page, web_server, make_user, 
 
 def test_vehicle_camera_moves_and_changes_colour_live(page, web_server, make_user, zones) -> None:  # type: ignore[no-untyped-def]
     vehicle = camera_make(zone=zones["north"], name="Patrol van 7", kind=Camera.Kind.VEHICLE)
-    commissioner = make_user(Role.COMMISSIONER)
+    # An officer of the van's zone: the page shows the live-feed state beside the alert panel
+    # (commissioners have no alert panel).
+    officer = make_user(Role.OFFICER)
     trouble = watch_for_trouble(page)
-    sign_in_commissioner(page, web_server, commissioner)
+    sign_in_verified(page, web_server, officer)
     marker = page.locator("#city-map .camera-marker")
     expect(marker).to_have_class(re.compile(r"health-unknown"), timeout=20000)
     expect(page.get_by_test_id("events-state")).to_have_attribute("data-state", "connected", timeout=20000)

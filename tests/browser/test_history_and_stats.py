@@ -30,7 +30,7 @@ PURPOSE = "quarterly review of matches, Q4 2026"
 
 
 def _sign_in(page: Any, web_server: str, user: Any) -> None:
-    """With the second factor where the role has one (commissioners sign in with a password)."""
+    """With the second factor where the role has one (every role, unless relaxed)."""
     if second_factor_required(user):
         sign_in_verified(page, web_server, user)
     else:

@@ -10,13 +10,14 @@ from backend.cameras.seed_zones import PUNE_ZONES
 from backend.cameras.services import zone_seed
 from tests.browser.helpers import sign_in
 from tests.conftest import TEST_PASSWORD
+from tests.otp_helpers import code_for, enrol
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def test_wrong_password_is_refused_then_login_shows_the_city_map(page, web_server) -> None:  # type: ignore[no-untyped-def]
     zone_seed(zones=PUNE_ZONES)
-    user_create(username="commissioner-pune", password=TEST_PASSWORD, role=Role.COMMISSIONER)
+    device = enrol(user_create(username="commissioner-pune", password=TEST_PASSWORD, role=Role.COMMISSIONER))
 
     page.goto(f"{web_server}/")
     assert "/accounts/login/" in page.url  # anonymous visitors are sent to the login page
@@ -28,6 +29,10 @@ def test_wrong_password_is_refused_then_login_shows_the_city_map(page, web_serve
 
     page.fill("input[name=username]", "commissioner-pune")
     page.fill("input[name=password]", TEST_PASSWORD)
+    page.click("main button[type=submit]")
+    # Commissioners have a second factor too (issue 18).
+    page.wait_for_url("**/accounts/2fa/verify/**")
+    page.fill("input[name=code]", code_for(device))
     page.click("main button[type=submit]")
     page.wait_for_selector("[data-testid=map-status][data-state=ready]")
     assert page.get_by_test_id("who").inner_text() == "commissioner-pune · commissioner"

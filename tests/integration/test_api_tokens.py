@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
+from django_otp.plugins.otp_totp.models import TOTPDevice
 from rest_framework.test import APIClient
 
 from backend.accounts.models import ApiToken
@@ -67,9 +68,11 @@ def test_service_and_camera_tokens_reach_only_routes_that_accept_them(purpose, u
 def test_only_admins_issue_service_tokens(client_as, users_by_role) -> None:  # type: ignore[no-untyped-def]
     refused = client_as(Role.SUPERVISOR).post("/api/v1/tokens/", {"purpose": "service", "name": "x"}, format="json")
     assert refused.status_code == 403
-    issued = client_as(Role.ADMIN).post(
-        "/api/v1/tokens/", {"purpose": "camera_push", "name": "edge box 17", "user": "officer-user"}, format="json"
-    )
+    admin = client_as(Role.ADMIN)
+    body = {"purpose": "camera_push", "name": "edge box 17", "user": "officer-user"}
+    assert admin.post("/api/v1/tokens/", body, format="json").json()["code"] == "second_factor_required"
+    device = TOTPDevice.objects.get(user=users_by_role[Role.ADMIN])
+    issued = admin.post("/api/v1/tokens/", body | {"otp": code_for(device)}, format="json")
     assert issued.status_code == 201
     body = issued.json()
     assert body["purpose"] == "camera_push" and len(body["key"]) > 30
@@ -80,3 +83,52 @@ def test_only_admins_issue_service_tokens(client_as, users_by_role) -> None:  # 
     assert client_as(Role.OFFICER).delete(f"/api/v1/tokens/{body['id']}/").status_code == 204
     assert client_as(Role.SUPERVISOR).get(f"/api/v1/tokens/{body['id']}/").status_code == 404
     assert ApiToken.objects.get(pk=body["id"]).revoked_at is not None
+
+
+# --- finding 6 of issue 18: tokens do not outlive the controls that issued them -------------------
+
+
+def test_a_token_cannot_mint_tokens_without_a_one_time_code(users_by_role) -> None:  # type: ignore[no-untyped-def]
+    """The attack: a stolen 30-day token mints a fresh one, and so on for ever."""
+    officer = users_by_role[Role.OFFICER]
+    device = enrol(officer)
+    _, key = token_create(user=officer, purpose="user")
+    client = with_token(key)
+    refused = client.post("/api/v1/tokens/", {"purpose": "user", "name": "renewal"}, format="json")
+    assert refused.status_code == 400 and refused.json()["code"] == "second_factor_required"
+    wrong = client.post("/api/v1/tokens/", {"purpose": "user", "otp": "000000"}, format="json")
+    assert wrong.status_code == 400
+    assert ApiToken.objects.filter(user=officer).count() == 1
+    assert AuditEvent.objects.filter(action="auth.otp_failed", actor_username="officer-user").count() == 2
+    TOTPDevice.objects.get(pk=device.pk).throttle_reset()  # the wrong guess started django-otp's delay
+    minted = client.post("/api/v1/tokens/", {"purpose": "user", "otp": code_for(device)}, format="json")
+    assert minted.status_code == 201 and ApiToken.objects.filter(user=officer).count() == 2
+
+
+def test_a_password_set_by_the_system_revokes_personal_tokens(users_by_role) -> None:  # type: ignore[no-untyped-def]
+    from backend.accounts.services import user_update
+
+    officer = users_by_role[Role.OFFICER]
+    _, personal = token_create(user=officer, purpose="user")
+    token_create(user=officer, purpose="camera_push")
+    user_update(user=officer, password="a-fresh-long-passphrase-3")
+    assert with_token(personal).get("/api/v1/me/").status_code == 401
+    assert ApiToken.objects.get(purpose="camera_push").revoked_at is None  # not a personal credential
+
+
+def test_a_username_with_a_nul_character_is_not_found(client_as) -> None:  # type: ignore[no-untyped-def]
+    # Found by the API fuzz run: PostgreSQL refuses NUL in a query, which answered 500.
+    response = client_as(Role.ADMIN).post("/api/v1/tokens/", {"purpose": "service", "user": "a\x00b"}, format="json")
+    assert response.status_code == 400 and "user" in response.json()["errors"]
+
+
+def test_a_password_set_outside_the_services_revokes_personal_tokens_too(users_by_role) -> None:  # type: ignore[no-untyped-def]
+    """`manage.py changepassword` and a shell call set_password() and save() directly."""
+    auditor = users_by_role[Role.AUDITOR]
+    _, personal = token_create(user=auditor, purpose="user")
+    auditor.last_name = "Deshmukh"
+    auditor.save()  # any other change keeps the token
+    assert with_token(personal).get("/api/v1/me/").status_code == 200
+    auditor.set_password("changed-at-the-console-5")
+    auditor.save()
+    assert with_token(personal).get("/api/v1/me/").status_code == 401

@@ -293,3 +293,39 @@ def test_enrolment_while_triton_is_away_says_so_and_stores_nothing(
         "message": "The face recognition service is unavailable; try again later.",
     }  # a sentence for the user, and nothing of the transport's error text
     assert not subject.photos.exists() and not AuditEvent.objects.filter(action="subject.photo_add").exists()
+
+
+# --- finding 2 of issue 18: a photo changes whom an approved listing matches -----------------------
+
+
+def test_a_photo_added_to_an_active_listing_sends_it_back_for_approval(
+    client_as, watchlist, users_by_role, approver, datasets_dir
+) -> None:  # type: ignore[no-untyped-def]
+    """The attack: one officer adds a photo of someone else to an approved listing, whose new
+    template would be searched at once. Now the listing stops matching until a supervisor who did
+    not add the photo approves it again."""
+    officer = users_by_role[Role.OFFICER]
+    subject = enrol_and_approve(watchlist, officer, approver, "Obama", read(datasets_dir, GALLERY["obama"][0]))
+    stranger = read(datasets_dir, "face_recognition/examples/knn_examples/train/biden/biden.jpg")
+
+    def best_above_threshold(data: bytes) -> list[int]:
+        result = services.photo_identify(data=data, actor=officer, purpose="finding 2 check")
+        return [c["subject_id"] for face in result["faces"] for c in face["candidates"] if c["above_threshold"]]
+
+    assert best_above_threshold(stranger) == []
+    added = client_as(Role.OFFICER).post(PHOTOS, {"subject": subject.pk, "image": upload(stranger)})
+    assert added.status_code == 201, added.json()
+    subject.refresh_from_db()
+    assert subject.status == Subject.Status.PENDING and subject.approved_by is None
+    assert best_above_threshold(stranger) == []  # the stranger's new template is not searched
+    assert best_above_threshold(read(datasets_dir, GALLERY["obama"][1][0])) == []  # nor the listing at all
+    event = AuditEvent.objects.get(
+        action="subject.photo_add",
+        object_id=str(subject.pk),
+        actor_username="officer-user",
+        summary__photo_id=added.json()["id"],
+    )
+    assert event.summary["status"] == {"before": "active", "after": "pending"}
+
+    services.subject_approve(subject=subject, actor=approver)  # a second person looked at the new face
+    assert best_above_threshold(stranger) == [subject.pk]

@@ -62,6 +62,8 @@ def sample_kwargs(route: str, users_by_role, zones) -> dict[str, object]:  # typ
         return {"pk": zones["south"].pk}  # a zone nobody is a member of (deletable)
     if route in ("api:user-detail", "api:user-reset-2fa"):
         return {"pk": officer.pk}
+    if route.startswith("api:accountchange-") and route != "api:accountchange-list":
+        return {"pk": _account_change_sample(users_by_role).pk}
     if route == "api:apitoken-detail":
         return {"pk": token_create(user=officer, purpose="user")[0].pk}
     if route in ("api:camera-detail", "api:camera-push-token"):
@@ -110,6 +112,19 @@ def _watchlist_sample(route: str, users_by_role, zones):  # type: ignore[no-unty
     if route.startswith("api:importjob-"):
         return import_job_make(watchlist=watchlist, created_by=officer)
     return watchlist
+
+
+def _account_change_sample(users_by_role):  # type: ignore[no-untyped-def]
+    """A second-factor reset of the officer that another admin asked for: the admin of the test
+    can approve or reject it."""
+    from backend.accounts.models import AccountChange
+    from backend.accounts.services import user_create
+    from tests.conftest import TEST_PASSWORD
+
+    other_admin = user_create(username="admin-two", password=TEST_PASSWORD, role=Role.ADMIN)
+    return AccountChange.objects.create(
+        user=users_by_role[Role.OFFICER], kind=AccountChange.Kind.SECOND_FACTOR_RESET, requested_by=other_admin
+    )
 
 
 def _operation_sample(users_by_role, zones):  # type: ignore[no-untyped-def]

@@ -11,7 +11,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from backend.accounts.roles import Role
 from backend.audit.models import AuditEvent
 from tests.conftest import TEST_PASSWORD
-from tests.otp_helpers import code_for, code_for_base32_secret, enrol
+from tests.otp_helpers import code_for, code_for_base32_secret, enrol, login_verified
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 
@@ -59,11 +59,20 @@ def test_enrolled_user_must_give_a_valid_code_at_login(make_user) -> None:  # ty
     assert AuditEvent.objects.filter(actor=supervisor, action="auth.otp_failed").count() == 1
 
 
-def test_commissioners_are_not_asked_for_a_second_factor(make_user) -> None:  # type: ignore[no-untyped-def]
+def test_commissioners_need_a_second_factor_too(make_user) -> None:  # type: ignore[no-untyped-def]
+    """Finding 4 of issue 18: a commissioner's password alone opened city-wide figures and the
+    authorisation of operations."""
+    from rest_framework.test import APIClient
+
     commissioner = make_user(Role.COMMISSIONER)
     client = Client()
-    assert password_login(client, commissioner.username)["Location"] == "/"
-    assert client.get("/").status_code == 200
+    password_login(client, commissioner.username)
+    assert client.get("/")["Location"].startswith("/accounts/2fa/setup/")
+    assert client.get("/api/v1/alerts/stats/").json()["code"] == "second_factor_required"
+    token = APIClient().post(
+        "/api/v1/auth/token/", {"username": commissioner.username, "password": TEST_PASSWORD}, format="json"
+    )
+    assert token.status_code == 400 and token.json()["code"] == "second_factor_required"
 
 
 @override_settings(SECOND_FACTOR_RELAXED=True)
@@ -97,10 +106,25 @@ def test_logout_is_recorded(make_user, client_as) -> None:  # type: ignore[no-un
     assert AuditEvent.objects.filter(action="auth.logout", actor_username="auditor-user").exists()
 
 
-def test_admin_resets_a_lost_second_factor(client_as, users_by_role) -> None:  # type: ignore[no-untyped-def]
+def test_admin_resets_a_lost_second_factor_with_a_second_admin(client_as, users_by_role, make_user) -> None:  # type: ignore[no-untyped-def]
+    from rest_framework.test import APIClient
+
+    from backend.accounts.tokens import token_create
+
     officer = users_by_role[Role.OFFICER]
     enrol(officer)
+    _, key = token_create(user=officer, purpose="user")
     response = client_as(Role.ADMIN).post(f"/api/v1/users/{officer.pk}/reset-2fa/")
-    assert response.status_code == 200 and response.json() == {"devices_removed": 1}
-    event = AuditEvent.objects.get(action="auth.otp_reset")
-    assert event.actor_username == "admin-user" and event.object_id == str(officer.pk)
+    assert response.status_code == 202 and response.json()["kind"] == "second_factor_reset"
+    assert TOTPDevice.objects.filter(user=officer).count() == 1  # nothing happens on one admin's word
+    second = APIClient()
+    login_verified(second, make_user(Role.ADMIN, username="admin-two"))
+    approved = second.post(f"/api/v1/account-changes/{response.json()['id']}/approve/")
+    assert approved.status_code == 200
+    assert not TOTPDevice.objects.filter(user=officer).exists()
+    event = AuditEvent.objects.get(action="account.change_approve")
+    assert event.actor_username == "admin-two" and event.object_id == str(officer.pk)
+    assert event.summary["devices_removed"] == 1 and event.summary["tokens_revoked"] == 1
+    assert AuditEvent.objects.get(action="account.change_request").actor_username == "admin-user"
+    # Its personal tokens went with the authenticator (finding 6 of issue 18).
+    assert APIClient(HTTP_AUTHORIZATION=f"Token {key}").get("/api/v1/me/").status_code == 401

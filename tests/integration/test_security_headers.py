@@ -24,12 +24,12 @@ def test_pages_carry_csp_and_security_headers(client_as) -> None:  # type: ignor
 
 def test_session_cookie_is_httponly_and_login_needs_csrf(users_by_role) -> None:  # type: ignore[no-untyped-def]
     strict = Client(enforce_csrf_checks=True)
-    refused = strict.post("/accounts/login/", {"username": "commissioner-user", "password": TEST_PASSWORD})
+    refused = strict.post("/accounts/login/", {"username": "auditor-user", "password": TEST_PASSWORD})
     assert refused.status_code == 403  # no CSRF token
     strict.get("/accounts/login/")
     token = strict.cookies["csrftoken"].value
     accepted = strict.post(
-        "/accounts/login/", {"username": "commissioner-user", "password": TEST_PASSWORD, "csrfmiddlewaretoken": token}
+        "/accounts/login/", {"username": "auditor-user", "password": TEST_PASSWORD, "csrfmiddlewaretoken": token}
     )
     assert accepted.status_code == 302
     assert accepted.cookies["sessionid"]["httponly"] is True

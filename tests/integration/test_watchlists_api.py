@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from backend.accounts.roles import Role
 from backend.audit.models import AuditEvent
+from backend.core.errors import PermissionDenied
 from backend.core.retention import retention_run
 from backend.watchlists import services
 from backend.watchlists.models import FaceTemplate, Subject, SubjectPhoto, Watchlist
@@ -234,6 +235,59 @@ def test_last_photo_of_an_active_listing_cannot_be_deleted(
         assert officer.delete(f"{PHOTOS}{first.pk}/").status_code == 204
     assert not FaceTemplate.objects.filter(photo_id=first.pk).exists()
     assert not default_storage.exists(name)
+
+
+def test_a_photo_removed_from_an_active_listing_sends_it_back_for_approval(
+    client_as, watchlist, users_by_role, second_supervisor
+) -> None:  # type: ignore[no-untyped-def]
+    subject = subject_make(
+        watchlist=watchlist, created_by=users_by_role[Role.OFFICER], approved_by=second_supervisor, status="active"
+    )
+    first = with_template(subject, users_by_role[Role.OFFICER])
+    with_template(subject, users_by_role[Role.OFFICER])
+    assert client_as(Role.OFFICER).delete(f"{PHOTOS}{first.pk}/").status_code == 204
+    subject.refresh_from_db()
+    assert subject.status == Subject.Status.PENDING and subject.approved_by is None
+    event = AuditEvent.objects.get(action="subject.photo_delete", object_id=str(subject.pk))
+    assert event.summary["status"] == {"before": "active", "after": "pending"}
+
+
+# --- finding 5 of issue 18: whoever edited a listing does not approve it ---------------------------
+
+
+def test_a_supervisor_who_edited_a_pending_listing_cannot_approve_it(
+    client_as, watchlist, users_by_role, second_supervisor, make_user
+) -> None:  # type: ignore[no-untyped-def]
+    """The attack: a supervisor edits an officer's pending listing (name, legal basis, photos) and
+    then approves it alone."""
+    subject = subject_make(watchlist=watchlist, created_by=users_by_role[Role.OFFICER])
+    with_template(subject, users_by_role[Role.OFFICER])
+    editor = as_user(second_supervisor)
+    edited = editor.patch(f"{SUBJECTS}{subject.pk}/", {"legal_basis": "Another warrant, JMFC Pune"}, format="json")
+    assert edited.status_code == 200, edited.json()
+    refused = editor.post(f"{SUBJECTS}{subject.pk}/approve/")
+    assert refused.status_code == 403 and refused.json()["code"] == "self_approval"
+    subject.refresh_from_db()
+    assert subject.status == Subject.Status.PENDING
+
+    third = as_user(make_user(Role.SUPERVISOR, username="supervisor-three"))
+    assert third.post(f"{SUBJECTS}{subject.pk}/approve/").status_code == 200
+
+
+def test_a_supervisor_who_changed_the_photos_cannot_approve_the_listing(
+    watchlist, users_by_role, second_supervisor
+) -> None:  # type: ignore[no-untyped-def]
+    subject = subject_make(watchlist=watchlist, created_by=users_by_role[Role.OFFICER])
+    first = with_template(subject, users_by_role[Role.OFFICER])
+    with_template(subject, users_by_role[Role.OFFICER])
+    services.subject_photo_delete(photo=first, actor=second_supervisor)
+    with pytest.raises(PermissionDenied) as refused:
+        services.subject_approve(subject=subject, actor=second_supervisor)
+    assert refused.value.code == "self_approval"
+    # An edit before the listing's last approval does not bar the next approval.
+    services.subject_approve(subject=subject, actor=users_by_role[Role.SUPERVISOR])
+    services.subject_update(subject=subject, actor=users_by_role[Role.SUPERVISOR], full_name="Ravi S. Kale")
+    services.subject_approve(subject=subject, actor=second_supervisor)
 
 
 # --- expiry and retention ---------------------------------------------------------------------------

@@ -107,3 +107,40 @@ def test_production_refuses_to_relax_the_second_factor() -> None:
     result = load_production({**PRODUCTION_ENV, "FR_RELAX_SECOND_FACTOR": "true"})
     assert result.returncode != 0
     assert "second factor cannot be relaxed" in result.stderr
+
+
+# --- finding 13 of issue 18: production is the default ---------------------------------------------
+ENTRY_POINTS = {
+    "manage.py": [sys.executable, "manage.py", "shell", "-c", "from django.conf import settings; print(settings.SETTINGS_MODULE, settings.DEBUG, settings.SECOND_FACTOR_RELAXED)"],
+    "asgi": [sys.executable, "-c", "import backend.asgi; from django.conf import settings; print(settings.SETTINGS_MODULE, settings.DEBUG, settings.SECOND_FACTOR_RELAXED)"],
+    "wsgi": [sys.executable, "-c", "import backend.wsgi; from django.conf import settings; print(settings.SETTINGS_MODULE, settings.DEBUG, settings.SECOND_FACTOR_RELAXED)"],
+    "celery": [sys.executable, "-c", "import backend.celery, django; django.setup(); from django.conf import settings; print(settings.SETTINGS_MODULE, settings.DEBUG, settings.SECOND_FACTOR_RELAXED)"],
+}  # fmt: skip
+
+
+def _without_settings_module(env: dict[str, str]) -> dict[str, str]:
+    clean = {k: v for k, v in outside_environment().items() if k != "DJANGO_SETTINGS_MODULE"}
+    return {**clean, **env}
+
+
+@pytest.mark.parametrize("entry", sorted(ENTRY_POINTS))
+def test_every_entry_point_defaults_to_production(entry: str) -> None:
+    """No settings module named: production (DEBUG off, second factor enforced), never local with
+    its fallback secret key."""
+    result = subprocess.run(
+        ENTRY_POINTS[entry], env=_without_settings_module(PRODUCTION_ENV), cwd=ROOT,
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "backend.settings.production False False"
+
+
+@pytest.mark.parametrize("entry", sorted(ENTRY_POINTS))
+def test_an_entry_point_without_settings_or_secrets_refuses_to_start(entry: str) -> None:
+    """The attack: start a server with no settings named and get DEBUG, a relaxed second factor
+    and the fallback key. Now it stops, naming what is missing."""
+    result = subprocess.run(
+        ENTRY_POINTS[entry], env=_without_settings_module({}), cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode != 0
+    assert "is not set" in result.stderr
