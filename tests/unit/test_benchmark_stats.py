@@ -157,7 +157,9 @@ def _step(cameras: int, latencies: list[float], **fields: object) -> StepResult:
 def test_the_largest_holding_step_stops_at_the_first_failure() -> None:
     steps = [_step(1, [0.3, 0.4]), _step(2, [0.5, 0.9]), _step(4, [0.6, 1.4]), _step(8, [0.1])]
     assert largest_holding(steps) == 2
-    assert largest_holding([_step(1, [0.2], shed=3)]) is None  # shedding is not holding
+    # shedding for lack of capacity is not holding; a refusal of the sender's own early push is
+    assert largest_holding([_step(1, [0.2], shed=3, dropped={"backlog": 3.0})]) is None
+    assert largest_holding([_step(1, [0.2], shed=1, dropped={"rate": 1.0})]) == 1
     assert largest_holding([_step(1, [0.2], dropped={"stale": 1.0})]) is None
     assert largest_holding([_step(1, [])]) is None  # no event at all measures nothing
     table = render_tables(steps)
