@@ -14,7 +14,8 @@ What it does:
    video with the identity's *other* photo pasted at about FACE_PX face width (slot i shows
    identity i % K). Each prepared frame is scored once against the list, so the table can say
    whether one frame is "clear" enough to alert at once or pooling waits for a second frame.
-3. For N = 1, 2, 4, ...: N *new* push cameras (a fresh camera/subject pair starts a fresh track
+3. For N = 1, 2, 4, ...: N *new* push cameras (all made at setup, before the operation is
+   authorised, since coverage is fixed then; a fresh camera/subject pair starts a fresh track
    and a fresh alert) each push one frame a second for --seconds, staggered over the second,
    X-Captured-At = send time; an auditor's WebSocket (city-wide; commissioners hear no alerts)
    records the receive time of every alert event. Events are matched to frames by camera_id and last_seen_at (the capture
@@ -23,7 +24,13 @@ What it does:
    first frame) to its alert.created, and the per-stage breakdown from the Prometheus histograms
    (fr_stage_seconds, read from the multiprocess folder and diffed over the step). Between steps
    the recognition queue drains. The run stops after the first step whose p95 exceeds 1 s (or that
-   had to shed or drop frames), or at --max-cameras.
+   had to shed or drop frames for lack of capacity), or at --max-cameras.
+4. Per step, CPU per processed frame by part of the stack (psutil over the processes the
+   benchmark started): Triton's server and each model's python stub, web, Celery, PostgreSQL,
+   Redis; "inside" and "outside" Triton are issue 16's goals.
+
+--strangers shows people who are not on the list (the city's common case: every face is searched
+and dropped), so no alert is raised: every step runs and only the CPU table means anything.
 
 Cameras are created with sample_fps --sample-fps (default 1, the rate they push at); the
 sampling slot allows 10% of jitter (recognition/intake.py), so on-time frames are not refused.
@@ -477,6 +484,7 @@ class Bench:
         self.metrics_dir = self.config.data_dir / "prometheus"
         self.base_url = f"http://127.0.0.1:{self.config.web_port}"
         self.camera_serial = 0
+        self.camera_pool: list[tuple[Any, str]] = []
         self.django_ready = False
 
     # --- stack ------------------------------------------------------------------------------
@@ -562,8 +570,12 @@ class Bench:
         )
         datasets = Path(settings.DATASETS_DIR)
         names = list(GALLERY)[: self.args.identities]
+        # --strangers: the frames show people who are not on the list (the common case in a city:
+        # every face is searched and dropped), so no alert is raised and only CPU is measured.
+        enrolled_names = names[: len(names) // 2] if self.args.strangers else names
+        shown_names = names[len(names) // 2 :] if self.args.strangers else names
         subjects = {}
-        for name in names:
+        for name in enrolled_names:
             enrolled, _ = GALLERY[name]
             subject = watchlists.subject_create(
                 actor=officer,
@@ -588,9 +600,11 @@ class Bench:
             starts_at=now - timedelta(minutes=1),
             ends_at=now + timedelta(days=1),
         )
+        pool_size = 1 + sum(camera_counts(self.args.max_cameras))  # the warm-up's camera and every step's
+        self.camera_pool = self._camera_pool_make(people[Role.ADMIN], zone, pool_size)
         operations.operation_authorise(operation=operation, actor=supervisor)
         operations.operation_start(operation=operation, actor=supervisor)
-        frames, shown = self._prepare_frames(datasets, names, watchlist)
+        frames, shown = self._prepare_frames(datasets, shown_names, watchlist)
         return World(
             admin=people[Role.ADMIN],
             zone=zone,
@@ -659,6 +673,15 @@ class Bench:
         return f"face {width:.0f} px, best {best.subject_name!r} score {best.score:.3f} (threshold {best.threshold}) -> {verdict}"
 
     def cameras_make(self, world: World, count: int) -> list[tuple[Any, str]]:
+        """`count` cameras no step has used (a fresh camera/subject pair starts a fresh track)."""
+        made, self.camera_pool = self.camera_pool[:count], self.camera_pool[count:]
+        if len(made) < count:
+            raise RuntimeError("the camera pool made at setup is used up")
+        return made
+
+    def _camera_pool_make(self, admin: Any, zone: Any, count: int) -> list[tuple[Any, str]]:
+        """Every camera of the run, made before the operation is authorised: an operation covers
+        the cameras it covered at authorisation, never ones added later (issue 18, finding 14)."""
         from backend.cameras.models import Camera
         from backend.cameras.services import camera_create, camera_push_token_rotate
 
@@ -666,16 +689,16 @@ class Bench:
         for slot in range(count):
             self.camera_serial += 1
             camera = camera_create(
-                actor=world.admin,
+                actor=admin,
                 code=f"bench-{self.camera_serial}",
                 name=f"Benchmark camera {self.camera_serial}",
-                zone=world.zone,
-                latitude=world.zone.centre_lat + 0.0005 * (slot % 10),
-                longitude=world.zone.centre_lon + 0.0005 * (slot // 10),
+                zone=zone,
+                latitude=zone.centre_lat + 0.0005 * (slot % 10),
+                longitude=zone.centre_lon + 0.0005 * (slot // 10),
                 stream_kind=Camera.StreamKind.PUSH,
                 sample_fps=self.args.sample_fps,
             )
-            made.append((camera, camera_push_token_rotate(camera=camera, actor=world.admin)))
+            made.append((camera, camera_push_token_rotate(camera=camera, actor=admin)))
         return made
 
     # --- measuring -------------------------------------------------------------------------
@@ -841,9 +864,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--identities", type=int, default=8, help=f"enrolled identities (at most {len(GALLERY)})")
     parser.add_argument("--sample-fps", type=float, default=1.0, help="sampling rate of the benchmark cameras")
     parser.add_argument("--warmup-seconds", type=int, default=4)
+    parser.add_argument(
+        "--strangers",
+        action="store_true",
+        help="frames show people not on the list (half the identities are enrolled, the others shown): "
+        "no alert, CPU per frame of the common path; every step runs (none can 'hold' without alerts)",
+    )
     args = parser.parse_args(argv)
     if not 1 <= args.identities <= len(GALLERY) or args.max_cameras < 1 or args.seconds < 1 or args.workers < 1:
         parser.error("--identities 1-8; --max-cameras, --seconds and --workers at least 1")
+    if args.strangers and args.identities < 2:
+        parser.error("--strangers needs at least 2 identities (half enrolled, half shown)")
 
     # Both explicitly: a process started in the background of a script inherits SIGINT ignored.
     signal.signal(signal.SIGINT, _on_signal)
@@ -858,7 +889,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for count in camera_counts(args.max_cameras):
             result = bench.step(world, count, args.seconds)
             results.append(result)
-            if not result.holds():
+            if not result.holds() and not args.strangers:
                 break
     except KeyboardInterrupt:
         say("interrupted, stopping ...")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ from django.conf import settings
 from django.db import connections
 
 from backend.audit.checkpoints import PUBLIC_KEY_FILE, checkpoint_dir, key_id
+from backend.audit.management.commands.audit_db_roles import DEFAULT_ROLE, grants, role_exists
 from backend.audit.selectors import ChainReport, audit_chain_verify
 from backend.audit.services import audit_record_system
 from backend.core.retention import retention_run
@@ -145,6 +147,7 @@ def backup_restore(path: Path) -> RestoreResult:
                 _file_restore(checkpoint_dir(), name, entry.segments, mode=0o644 if name == PUBLIC_KEY_FILE else 0o600)
     # Connections opened before the restore cached type ids (pgvector) of the dropped schema.
     connections.close_all()
+    _app_role_grants()
     chain = audit_chain_verify()
     counts = _counts()
     problems = []
@@ -193,6 +196,21 @@ def _schema_reset() -> None:
     with psycopg.connect(_conninfo(), autocommit=True) as conn:
         conn.execute("DROP SCHEMA IF EXISTS public CASCADE")
         conn.execute("CREATE SCHEMA public")
+
+
+def _app_role_grants() -> None:
+    """The dump carries no privileges (pg_restore --no-privileges) and the schema was dropped: give
+    the application's database role its grants back, exactly as `manage.py audit_db_roles` does
+    after migrate (app tables read/write, the audit table SELECT/INSERT only). Without this the web
+    server and the workers, which connect as that role, could read nothing after a restore."""
+    role = os.environ.get("FR_DB_APP_ROLE", DEFAULT_ROLE)
+    connection = connections["default"]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_user")
+        if cursor.fetchone()[0] == role or not role_exists(cursor, role):
+            return  # restoring as the app role itself (no separate roles), or none was set up
+        for statement in grants(role, database=connection.settings_dict["NAME"]):
+            cursor.execute(statement)
 
 
 def _database_restore(segments: Any) -> None:

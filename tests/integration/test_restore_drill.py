@@ -150,6 +150,17 @@ def test_back_up_lose_everything_restore_and_prove_the_record(
     ]
     photo = Subject.objects.get(pk=subject.pk).photos.get()
     assert Path(photo.image.path).is_file()
+    # The web server and workers connect as the app role: its grants come back with the data (the
+    # dump carries none), audit still SELECT/INSERT only.
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pg_roles WHERE rolname = 'facerec_app'")
+        if cursor.fetchone() is not None:
+            cursor.execute(
+                "SELECT has_table_privilege('facerec_app', 'alerts_alert', 'SELECT'),"
+                " has_table_privilege('facerec_app', 'audit_auditevent', 'INSERT'),"
+                " has_table_privilege('facerec_app', 'audit_auditevent', 'UPDATE')"
+            )
+            assert cursor.fetchone() == (True, True, False)
 
     # Retention applies to the archives themselves.
     assert backup_prune() == []
