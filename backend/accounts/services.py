@@ -29,6 +29,7 @@ from django.utils import timezone
 
 from backend.audit.services import audit_record
 from backend.core.errors import ApplicationError, Conflict, PermissionDenied
+from backend.core.live_events import group_send_blocking
 from backend.zones.models import Zone
 
 from . import otp, tokens
@@ -221,12 +222,7 @@ def account_changed_notify(user: User) -> None:
     reconnect and are checked anew)."""
 
     def send() -> None:
-        from asgiref.sync import async_to_sync
-        from channels.layers import get_channel_layer
-
-        layer = get_channel_layer()
-        if layer is not None:
-            async_to_sync(layer.group_send)(user_group(user.pk), {"type": "account.changed"})
+        group_send_blocking(user_group(user.pk), {"type": "account.changed"})
 
     transaction.on_commit(send)
 

@@ -10,7 +10,9 @@ alerts: `alert.created` / `alert.updated`) and none may import another's module 
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from asgiref.sync import async_to_sync
@@ -27,17 +29,30 @@ def zone_group(zone_id: int) -> str:
     return f"events.zone.{zone_id}"
 
 
-def event_publish_now(*, zone_id: int, event: dict[str, Any]) -> None:
-    """Send one event to the zone's group and the city group. A channel-layer failure is logged,
-    never raised: the record is already committed and the page catches up on reload."""
+def group_send_blocking(group: str, message: dict[str, Any]) -> None:
+    """The channel layer's group_send from synchronous code. async_to_sync refuses to run in a
+    thread whose event loop is running (a sync caller inside an async framework, such as
+    Playwright's sync API in the test process): there it runs from a short-lived helper thread."""
     layer = get_channel_layer()
     if layer is None:
         return
+    send = async_to_sync(layer.group_send)
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        send(group, message)
+        return
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="group-send") as pool:
+        pool.submit(send, group, message).result()
+
+
+def event_publish_now(*, zone_id: int, event: dict[str, Any]) -> None:
+    """Send one event to the zone's group and the city group. A channel-layer failure is logged,
+    never raised: the record is already committed and the page catches up on reload."""
     message = {"type": CHANNEL_MESSAGE_TYPE, "event": event}
     try:
-        send = async_to_sync(layer.group_send)
-        send(zone_group(zone_id), message)
-        send(CITY_GROUP, message)
+        group_send_blocking(zone_group(zone_id), message)
+        group_send_blocking(CITY_GROUP, message)
     except Exception:
         logger.exception("live event %s not broadcast", event.get("type"))
 
