@@ -151,8 +151,7 @@ def _health_report(camera: Camera, latitude: float | None, longitude: float | No
     moved = camera.kind == Camera.Kind.VEHICLE and latitude is not None and longitude is not None
     # The live-state Redis (one pool per process), not Django's cache: under ASGI each request
     # runs in a thread of its own, and Django's cache client is per thread (a new connection).
-    due = live_redis().set(f"push-health:{camera.pk}", b"1", ex=HEALTH_REPORT_EVERY_S, nx=True)
-    if moved or due:
+    if moved or live_redis().set(f"push-health:{camera.pk}", b"1", ex=HEALTH_REPORT_EVERY_S, nx=True):
         camera_health_update(
             camera_id=camera.pk,
             health=Camera.Health.ONLINE,

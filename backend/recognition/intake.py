@@ -1,7 +1,7 @@
 """The one way a frame enters recognition: `frame_submit`, called by the push endpoint and by
 ingest workers. It samples (one frame per 1/fps per camera), sheds load when the recognition queue
-is long or would make the frame wait past its freshness (throughput.py), stores the frame (frames.py) and queues the task with its key, and counts every frame it
-does not queue."""
+is long or would make the frame wait past its freshness (throughput.py), stores the frame
+(frames.py) and queues the task with its key, and counts every frame it does not queue."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from backend.core.live_state import live_redis
 
 from .frames import frame_put
 from .tasks import recognise_frame
-from .throughput import should_shed, throughput
+from .throughput import door_refuses
 
 SAMPLING_JITTER_ALLOWANCE = 0.9
 
@@ -68,7 +68,7 @@ def frame_submit(
     if backlog >= settings.FRAME_MAX_QUEUE:
         return _dropped("backlog", retry_after_s=1.0)
     # Refused at the door rather than dropped as stale later (throughput.py).
-    if should_shed(backlog=backlog, rate=throughput(store), max_age_s=settings.FRAME_MAX_AGE_S):
+    if door_refuses(store, backlog=backlog, max_age_s=settings.FRAME_MAX_AGE_S):
         return _dropped("backlog", retry_after_s=1.0)
     frame_id = frame_put(camera_id=camera_id, jpeg=jpeg, captured_at=captured_at)
     recognise_frame.apply_async(

@@ -45,6 +45,14 @@ def wait_predicted_s(*, backlog: int, rate: float) -> float | None:
     return backlog / rate
 
 
+def door_refuses(store: redis.Redis, *, backlog: int, max_age_s: float) -> bool:
+    """Whether intake refuses a frame offered now. Throughput is read only when the queue is long
+    enough for the prediction to count: a frame offered to a short queue costs no extra round trip."""
+    if backlog < MIN_BACKLOG:
+        return False
+    return should_shed(backlog=backlog, rate=throughput(store), max_age_s=max_age_s)
+
+
 def should_shed(*, backlog: int, rate: float, max_age_s: float) -> bool:
     wait = wait_predicted_s(backlog=backlog, rate=rate)
     return wait is not None and wait > SHED_WAIT_FRACTION * max_age_s
